@@ -1,0 +1,18 @@
+# ebpfix_add_test(NAME name SOURCES ... LIBS ... [ROOT] [LABELS ...])
+# Builds a Boost.Test executable and registers it with CTest. ROOT marks tests that need
+# root: they carry the "root" label and exit 77 (skipped) only in a non-root, non-CI run.
+function(ebpfix_add_test)
+  cmake_parse_arguments(T "ROOT" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} ebpfix_test_support Boost::unit_test_framework)
+  target_compile_definitions(${T_NAME} PRIVATE BOOST_TEST_DYN_LINK)
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+  set(labels ${T_LABELS})
+  if(T_ROOT)
+    list(APPEND labels root)
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${T_NAME} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT ${T_TIMEOUT} LABELS "${labels}")
+endfunction()
