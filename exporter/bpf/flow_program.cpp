@@ -21,6 +21,14 @@ namespace {
 // libbpf prints the verifier log and attach problems at WARN; keep those, drop DEBUG.
 int print_libbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
     if (level == LIBBPF_DEBUG) return 0;
+    // An existing clsact qdisc is expected (we then only add our filter), not a warning.
+    if (std::strstr(fmt, "Kernel error message") != nullptr) {
+        va_list copy;
+        va_copy(copy, args);
+        const char* msg = va_arg(copy, const char*);
+        va_end(copy);
+        if (msg != nullptr && std::strstr(msg, "Exclusivity flag on") != nullptr) return 0;
+    }
     return std::vfprintf(stderr, fmt, args);
 }
 

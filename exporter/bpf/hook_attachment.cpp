@@ -2,10 +2,12 @@
 
 #include <bpf/bpf.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
+#include <cstring>
 #include <string>
 
 namespace ebpfix::bpf {
@@ -25,9 +27,18 @@ std::string ifname_of(unsigned ifindex) {
 }  // namespace
 
 LinkLayer link_layer_of(const std::string& ifname) {
-    std::ifstream in("/sys/class/net/" + ifname + "/type");
-    int type = -1;
-    if (!(in >> type)) throw BpfError("no such network interface '" + ifname + "'", ENODEV);
+    // SIOCGIFHWADDR answers for the caller's network namespace (sysfs may show another).
+    ifreq req{};
+    if (ifname.empty() || ifname.size() >= sizeof(req.ifr_name))
+        throw BpfError("invalid interface name '" + ifname + "'", EINVAL);
+    std::memcpy(req.ifr_name, ifname.c_str(), ifname.size());
+    int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) throw BpfError("socket for SIOCGIFHWADDR", errno);
+    int rc = ::ioctl(sock, SIOCGIFHWADDR, &req);
+    int err = errno;
+    ::close(sock);
+    if (rc != 0) throw BpfError("no such network interface '" + ifname + "'", err);
+    const int type = req.ifr_hwaddr.sa_family;
     switch (type) {
         case 1:    // ARPHRD_ETHER
         case 772:  // ARPHRD_LOOPBACK: carries a (zero) Ethernet header
