@@ -126,7 +126,9 @@ static __always_inline void count_packet(struct __sk_buff *skb, const bool l2, c
 		int counted;
 
 		bytes = r.l3_len + (packets - 1) * r.hdr_len;
-		now = ebpfix_time_from_skb ? skb->tstamp : bpf_ktime_get_ns();
+		/* The coarse clock (one jiffy of resolution) costs ~6 ns where the precise one
+		 * cost ~30 ns per packet here; flow times are exported in ms anyway. */
+		now = ebpfix_time_from_skb ? skb->tstamp : bpf_ktime_get_coarse_ns();
 		if (verdict == PARSE_FLOW4) {
 			r.k4.src_port = r.sport;
 			r.k4.dst_port = r.dport;

@@ -57,7 +57,7 @@ struct ebpfix_key6 {
  * bytes is the L3 size (IPv4 total length, IPv6 40 + payload length) summed over the
  * packets, which is what NetFlow/IPFIX collectors expect for octetDeltaCount. A GSO/GRO
  * super-packet counts as gso_segs packets and as the bytes those segments have on the
- * wire. Times are bpf_ktime_get_ns() (CLOCK_MONOTONIC).
+ * wire. Times are bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC, one jiffy resolution.
  */
 struct ebpfix_flow_value {
 	__u64 packets;
