@@ -1,0 +1,95 @@
+// IPFIX (RFC 7011) and NetFlow v9 (RFC 3954) message encoders. They turn flow records
+// into complete export messages (one UDP payload each) and know nothing of BPF,
+// sockets or clocks: every time they use is passed in.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <gsl/span>
+
+#include "common/flow_types.hpp"
+
+namespace ebpfix::ipfix {
+
+enum class Protocol : std::uint8_t { ipfix, netflow9 };
+
+struct EncoderOptions {
+    Protocol protocol = Protocol::ipfix;
+    // IPFIX Observation Domain ID / NetFlow v9 Source ID. Stable, non-zero.
+    std::uint32_t observation_domain = 1;
+    // Largest message (= UDP payload) in bytes. 1472 fits a 1500-byte IPv4 path.
+    std::size_t max_message_size = 1472;
+    // Templates are re-sent when this many seconds passed since they were last sent...
+    std::uint32_t template_refresh_seconds = 60;
+    // ...or when this many messages were sent since (whichever comes first). 0 = never.
+    std::uint32_t template_refresh_messages = 20;
+    // Packet sampling 1-in-N; 0 or 1 = off (no sampling options are sent then).
+    std::uint32_t sampling_interval = 0;
+    // Wall-clock ms at which NetFlow v9 sysUptime is 0 (the exporter's start, or the
+    // first capture time with --pcap). Also systemInitTimeMilliseconds.
+    std::uint64_t uptime_origin_ms = 0;
+};
+
+// Exporter statistics sent as options records (RFC 7011 section 4).
+struct ExporterStatistics {
+    std::uint64_t ignored_packets = 0;   // packets the meter could not account (kernel drop counters)
+    std::uint64_t ignored_octets = 0;
+    std::uint64_t not_sent_flows = 0;    // records lost to send errors
+    std::uint64_t not_sent_packets = 0;
+    std::uint64_t not_sent_octets = 0;
+};
+
+struct InterfaceInfo {
+    std::uint32_t ifindex = 0;
+    std::string name;         // interfaceName (82)
+    std::string description;  // interfaceDescription (83)
+};
+
+// What the encoder has produced so far (for metrics).
+struct EncoderCounters {
+    std::uint64_t messages = 0;
+    std::uint64_t octets = 0;              // bytes of messages
+    std::uint64_t data_records = 0;        // flow records
+    std::uint64_t options_records = 0;
+    std::uint64_t template_records = 0;    // template + options template records
+};
+
+// Receives each finished message. The span is valid only during the call.
+using MessageSink = std::function<void(gsl::span<const std::uint8_t>)>;
+
+class FlowEncoder {
+public:
+    // Throws std::invalid_argument when the options cannot work (message too small for
+    // one record, observation_domain 0, ...).
+    explicit FlowEncoder(const EncoderOptions& options);
+    ~FlowEncoder();
+    FlowEncoder(FlowEncoder&&) noexcept;
+    FlowEncoder& operator=(FlowEncoder&&) noexcept;
+
+    // Encodes every record, packing as many per message as fit; templates go before their
+    // first use and again on refresh. now_ms: wall clock, ms since the Unix epoch.
+    void encode(std::span<const FlowRecord> records, std::uint64_t now_ms, const MessageSink& sink);
+
+    // Options records: exporter statistics, the interface table and (when sampling is on)
+    // the sampling interval, with their options templates as needed.
+    void encode_options(const ExporterStatistics& stats, std::span<const InterfaceInfo> interfaces,
+                        std::uint64_t now_ms, const MessageSink& sink);
+
+    // Makes the next message carry every template again (e.g. after a collector restart).
+    void resend_templates();
+
+    const EncoderOptions& options() const noexcept;
+    const EncoderCounters& counters() const noexcept;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ebpfix::ipfix
