@@ -10,8 +10,8 @@ PKGS=(
   libelf-dev zlib1g-dev libpcap-dev
   libboost-dev libboost-test-dev libboost-program-options-dev
   libmsgsl-dev libtomlplusplus-dev python3
-  # tests and demo
-  iproute2 iputils-ping tcpdump tshark nfdump python3-scapy procps kmod ethtool
+  # tests and demo (logrotate: the rotation rule in etc/)
+  iproute2 iputils-ping logrotate tcpdump tshark nfdump python3-scapy procps kmod ethtool
   # service / packaging / metrics
   prometheus dpkg-dev file
   # benchmarks

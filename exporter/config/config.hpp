@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -20,7 +21,10 @@ struct CollectorConfig {
     std::string host;     // IPv4/IPv6 literal or name, resolved at start / reload
     std::uint16_t port = 0;
     ipfix::EncoderOptions encoder;  // protocol, observation domain, refresh, message size
-    std::string source() const { return host + ":" + std::to_string(port); }
+    // "HOST:PORT", with an IPv6 literal in brackets ("[::1]:4739").
+    std::string source() const {
+        return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    }
 };
 
 struct Config {
@@ -52,12 +56,99 @@ struct Config {
     std::uint32_t sampling_interval = 0;      // reserved: 0 = every packet
 
     std::string source_file;                  // the TOML file this came from ("" = none)
+
+    // Where each setting came from, by key path ("flow.idle_timeout", "collector[1].address"):
+    // "FILE:LINE:COLUMN" for the file, "command line (--idle-timeout)" for an option.
+    // validate() names these places in its errors. Settings left at their default have none.
+    std::map<std::string, std::string> origins;
+    // The command line (without argv[0]) this was resolved with; reload_config() re-applies it.
+    std::vector<std::string> command_line;
 };
+
+inline constexpr const char* default_config_path = "/etc/ebpfix/ebpfix.toml";
 
 // A configuration error. what() is "FILE:LINE:COLUMN: message" where the place is known.
 class ConfigError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
+
+// Bad command-line usage. The daemon prints what() plus "try --help" and exits 2.
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// ---- the TOML file ---------------------------------------------------------------------
+
+// Parses and validates one TOML document. source_name is the file name used in errors.
+// Throws ConfigError ("NAME:LINE:COLUMN: what is wrong (key path)").
+Config parse_config_text(std::string_view toml_text, std::string_view source_name);
+// Reads and parses a file (ConfigError when it cannot be read, naming the path and errno).
+Config load_config_file(const std::string& path);
+
+// Checks every value and the rules between values (drain interval < idle timeout,
+// no duplicate collectors, ...). Errors name the setting's origin. Throws ConfigError.
+void validate(const Config& config);
+
+// ---- the command line ------------------------------------------------------------------
+
+struct CommandLine {
+    std::string config_file = default_config_path;
+    bool config_file_given = false;   // -c / --config, or the FILE of --check-config FILE
+    bool check_config = false;        // --check-config: validate, print nothing else, exit 0 / 2
+    bool show_version = false;
+    bool show_help = false;
+
+    // Overrides; unset = take the file's value (or the default).
+    std::vector<std::string> interfaces;              // -i IFACE and positional IFACE
+    std::vector<CollectorConfig> collectors;          // --ipfix / --netflow9, in order
+    std::vector<std::string> collector_options;       // the option text of each collector, for errors
+    std::optional<OutputFormat> log_format;           // --log
+    std::optional<std::string> log_file;              // --log-file
+    std::optional<std::string> stats_file;            // --stats-file
+    std::optional<OutputFormat> stats_format;         // --stats-format
+    std::optional<std::uint64_t> drain_interval_ms;   // --drain-interval S
+    std::optional<std::uint64_t> active_timeout_ms;   // --active-timeout S
+    std::optional<std::uint64_t> idle_timeout_ms;     // --idle-timeout S
+    std::optional<std::uint32_t> max_flows;           // --max-flows N
+    std::optional<std::string> metrics_listen;        // --metrics-addr HOST:PORT
+    std::optional<std::string> pcap_file;             // --pcap FILE
+
+    std::vector<std::string> arguments;               // argv[1..], kept for reload_config()
+};
+
+// Parses argv (argv[0] is the program name). "--flag=value" and "--flag value" both work;
+// "--" ends the options. Throws UsageError.
+CommandLine parse_command_line(int argc, const char* const* argv);
+
+// The file (if any: -c FILE, else the default path when it exists) + the command line +
+// defaults, validated. With no collector and no log format set anywhere, the text log
+// goes to stdout. Throws ConfigError or UsageError.
+Config resolve(const CommandLine& command_line);
+
+// SIGHUP: reads current.source_file again and re-applies current.command_line.
+Config reload_config(const Config& current);
+
+// Text of --help (matches docs/ebpfix.8) and of --version.
+std::string help_text();
+std::string version_text();
+
+// One line per setting that differs ("flow.idle_timeout: 15 s -> 30 s"), for the SIGHUP log.
+std::vector<std::string> diff(const Config& before, const Config& after);
+
+// ---- helpers shared with the daemon --------------------------------------------------
+
+struct HostPort {
+    std::string host;   // without brackets
+    std::uint16_t port = 0;
+};
+// "127.0.0.1:2055", "[::1]:4739", "[fe80::1%eth0]:4739", "collector.example:2055".
+// Throws std::invalid_argument saying what is wrong (missing port, port 0, empty host,
+// IPv6 literal without brackets, bad characters).
+HostPort parse_host_port(std::string_view text);
+
+std::string_view to_string(OutputFormat format) noexcept;
+std::string_view to_string(AttachModeSetting mode) noexcept;
 
 }  // namespace ebpfix::config

@@ -1,0 +1,603 @@
+// The TOML file, validation and the merge of file + command line.
+#include "config/config.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <initializer_list>
+
+#include <toml++/toml.h>
+
+#include "config/rules.hpp"
+
+namespace ebpfix::config {
+
+namespace {
+
+using detail::IntegerRule;
+using detail::SecondsRule;
+
+std::string_view type_name(toml::node_type type) {
+    switch (type) {
+        case toml::node_type::table: return "a table";
+        case toml::node_type::array: return "an array";
+        case toml::node_type::string: return "a string";
+        case toml::node_type::integer: return "an integer";
+        case toml::node_type::floating_point: return "a float";
+        case toml::node_type::boolean: return "a boolean";
+        case toml::node_type::date: return "a date";
+        case toml::node_type::time: return "a time";
+        case toml::node_type::date_time: return "a date-time";
+        case toml::node_type::none: break;
+    }
+    return "nothing";
+}
+
+std::string join(std::initializer_list<std::string_view> words) {
+    std::string out;
+    for (auto w : words) {
+        if (!out.empty()) out += ", ";
+        out += w;
+    }
+    return out;
+}
+
+// Reads one TOML document into a Config, recording where each setting came from.
+// Checks types, names and per-value limits; the rules between values are validate()'s.
+class FileReader {
+public:
+    FileReader(std::string_view source_name, Config& config) : source_(source_name), config_(config) {}
+
+    void read(const toml::table& root) {
+        check_keys(root, "", {"interfaces", "attach", "flow", "collector", "log", "stats", "metrics", "privileges"});
+        if (const toml::node* n = root.get("interfaces")) read_interfaces(*n);
+        if (auto s = get_string(root, "attach", "attach"))
+            config_.attach_mode = convert(*s, "attach", detail::parse_attach_mode);
+        if (const toml::table* flow = get_table(root, "flow", "flow")) read_flow(*flow);
+        if (const toml::node* n = root.get("collector")) read_collectors(*n);
+        if (const toml::table* log = get_table(root, "log", "log")) read_log(*log);
+        if (const toml::table* stats = get_table(root, "stats", "stats")) read_stats(*stats);
+        if (const toml::table* metrics = get_table(root, "metrics", "metrics")) {
+            check_keys(*metrics, "metrics.", {"listen"});
+            if (auto s = get_string(*metrics, "listen", "metrics.listen")) {
+                if (!s->get().empty()) check(*s, "metrics.listen", [&] { parse_host_port(s->get()); });
+                config_.metrics_listen = s->get();
+            }
+        }
+        if (const toml::table* priv = get_table(root, "privileges", "privileges")) {
+            check_keys(*priv, "privileges.", {"user"});
+            if (auto s = get_string(*priv, "user", "privileges.user")) {
+                if (!s->get().empty()) check(*s, "privileges.user", [&] { detail::check_user_name(s->get()); });
+                config_.user = s->get();
+            }
+        }
+    }
+
+private:
+    std::string place(const toml::source_region& region) const {
+        return source_ + ":" + std::to_string(region.begin.line) + ":" + std::to_string(region.begin.column);
+    }
+
+    [[noreturn]] void fail(const toml::source_region& region, const std::string& message,
+                           std::string_view key_path) const {
+        throw ConfigError(place(region) + ": " + message + " (" + std::string(key_path) + ")");
+    }
+
+    // Runs a detail:: check; its std::invalid_argument becomes a ConfigError at the node.
+    template <typename F>
+    void check(const toml::node& node, std::string_view key_path, F&& f) const {
+        try {
+            f();
+        } catch (const std::invalid_argument& e) {
+            fail(node.source(), e.what(), key_path);
+        }
+    }
+
+    template <typename F>
+    auto convert(const toml::value<std::string>& node, std::string_view key_path, F&& parse)
+        -> decltype(parse(std::string_view{})) {
+        decltype(parse(std::string_view{})) result{};
+        check(node, key_path, [&] { result = parse(node.get()); });
+        note(key_path, node);
+        return result;
+    }
+
+    void note(std::string_view key_path, const toml::node& node) { config_.origins[std::string(key_path)] = place(node.source()); }
+
+    void check_keys(const toml::table& table, std::string_view prefix, std::initializer_list<std::string_view> allowed) {
+        for (auto&& [key, node] : table) {
+            if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end()) {
+                const std::string name = detail::quoted(key.str());
+                fail(key.source(), "unknown key " + name + "; expected one of: " + join(allowed),
+                     std::string(prefix) + name.substr(1, name.size() - 2));
+            }
+        }
+    }
+
+    [[noreturn]] void wrong_type(const toml::node& node, std::string_view expected, std::string_view key_path) const {
+        fail(node.source(), "expected " + std::string(expected) + ", got " + std::string(type_name(node.type())),
+             key_path);
+    }
+
+    const toml::table* get_table(const toml::table& parent, std::string_view key, std::string_view key_path) {
+        const toml::node* n = parent.get(key);
+        if (n == nullptr) return nullptr;
+        if (!n->is_table()) wrong_type(*n, "a table", key_path);
+        return n->as_table();
+    }
+
+    const toml::value<std::string>* get_string(const toml::table& parent, std::string_view key,
+                                               std::string_view key_path) {
+        const toml::node* n = parent.get(key);
+        if (n == nullptr) return nullptr;
+        if (!n->is_string()) wrong_type(*n, "a string", key_path);
+        note(key_path, *n);
+        return n->as_string();
+    }
+
+    std::optional<std::int64_t> get_integer(const toml::table& parent, std::string_view key,
+                                            std::string_view key_path, const IntegerRule& rule) {
+        const toml::node* n = parent.get(key);
+        if (n == nullptr) return std::nullopt;
+        if (!n->is_integer()) wrong_type(*n, "an integer", key_path);
+        std::int64_t v = n->as_integer()->get();
+        check(*n, key_path, [&] { detail::check_integer(v, rule); });
+        note(key_path, *n);
+        return v;
+    }
+
+    std::optional<std::uint64_t> get_seconds(const toml::table& parent, std::string_view key,
+                                             std::string_view key_path, const SecondsRule& rule) {
+        const toml::node* n = parent.get(key);
+        if (n == nullptr) return std::nullopt;
+        double seconds = 0;
+        if (n->is_integer())
+            seconds = double(n->as_integer()->get());
+        else if (n->is_floating_point())
+            seconds = n->as_floating_point()->get();
+        else
+            wrong_type(*n, "a number of seconds", key_path);
+        std::uint64_t ms = 0;
+        check(*n, key_path, [&] { ms = detail::seconds_to_ms(seconds, rule); });
+        note(key_path, *n);
+        return ms;
+    }
+
+    void read_interfaces(const toml::node& node) {
+        if (!node.is_array()) wrong_type(node, "an array of interface names", "interfaces");
+        note("interfaces", node);
+        config_.interfaces.clear();
+        std::size_t index = 0;
+        for (const toml::node& element : *node.as_array()) {
+            std::string path = "interfaces[" + std::to_string(index++) + "]";
+            if (!element.is_string()) wrong_type(element, "a string", path);
+            const std::string& name = element.as_string()->get();
+            check(element, path, [&] { detail::check_interface_name(name); });
+            if (std::find(config_.interfaces.begin(), config_.interfaces.end(), name) != config_.interfaces.end())
+                fail(element.source(), "interface '" + name + "' is listed twice", path);
+            note(path, element);
+            config_.interfaces.push_back(name);
+        }
+    }
+
+    void read_flow(const toml::table& flow) {
+        check_keys(flow, "flow.",
+                   {"drain_interval", "idle_timeout", "active_timeout", "tcp_fin_linger", "max_flows", "map_entries"});
+        if (auto v = get_seconds(flow, "drain_interval", "flow.drain_interval", detail::drain_interval_rule))
+            config_.drain_interval_ms = *v;
+        if (auto v = get_seconds(flow, "idle_timeout", "flow.idle_timeout", detail::idle_timeout_rule))
+            config_.idle_timeout_ms = *v;
+        if (auto v = get_seconds(flow, "active_timeout", "flow.active_timeout", detail::active_timeout_rule))
+            config_.active_timeout_ms = *v;
+        if (auto v = get_seconds(flow, "tcp_fin_linger", "flow.tcp_fin_linger", detail::tcp_fin_linger_rule))
+            config_.tcp_fin_linger_ms = *v;
+        if (auto v = get_integer(flow, "max_flows", "flow.max_flows", detail::max_flows_rule))
+            config_.max_flows = static_cast<std::uint32_t>(*v);
+        if (auto v = get_integer(flow, "map_entries", "flow.map_entries", detail::map_entries_rule))
+            config_.map_entries = static_cast<std::uint32_t>(*v);
+    }
+
+    void read_collectors(const toml::node& node) {
+        if (!node.is_array_of_tables())
+            wrong_type(node, "an array of tables (write each collector as [[collector]])", "collector");
+        std::size_t index = 0;
+        for (const toml::node& element : *node.as_array()) {
+            const std::string prefix = "collector[" + std::to_string(index++) + "].";
+            const toml::table& table = *element.as_table();
+            check_keys(table, prefix,
+                       {"protocol", "address", "observation_domain", "template_refresh", "template_refresh_messages",
+                        "max_message_size"});
+            CollectorConfig collector;
+            auto address = get_string(table, "address", prefix + "address");
+            if (!address)
+                fail(element.source(), "collector without an address; add address = \"HOST:PORT\"", prefix + "address");
+            HostPort hp;
+            check(*address, prefix + "address", [&] { hp = parse_host_port(address->get()); });
+            collector.host = hp.host;
+            collector.port = hp.port;
+            if (auto s = get_string(table, "protocol", prefix + "protocol"))
+                collector.encoder.protocol = convert(*s, prefix + "protocol", detail::parse_protocol);
+            if (auto v = get_integer(table, "observation_domain", prefix + "observation_domain",
+                                     detail::observation_domain_rule))
+                collector.encoder.observation_domain = static_cast<std::uint32_t>(*v);
+            if (auto v = get_integer(table, "template_refresh", prefix + "template_refresh",
+                                     detail::template_refresh_rule))
+                collector.encoder.template_refresh_seconds = static_cast<std::uint32_t>(*v);
+            if (auto v = get_integer(table, "template_refresh_messages", prefix + "template_refresh_messages",
+                                     detail::template_refresh_messages_rule))
+                collector.encoder.template_refresh_messages = static_cast<std::uint32_t>(*v);
+            if (auto v = get_integer(table, "max_message_size", prefix + "max_message_size",
+                                     detail::max_message_size_rule))
+                collector.encoder.max_message_size = static_cast<std::size_t>(*v);
+            config_.collectors.push_back(std::move(collector));
+        }
+    }
+
+    void read_log(const toml::table& log) {
+        check_keys(log, "log.", {"format", "file", "max_export_per_cycle"});
+        if (auto s = get_string(log, "format", "log.format"))
+            config_.log_format = convert(*s, "log.format", detail::parse_log_format);
+        if (auto s = get_string(log, "file", "log.file")) {
+            check(*s, "log.file", [&] { detail::check_file_name(s->get()); });
+            config_.log_file = s->get();
+        }
+        if (auto v = get_integer(log, "max_export_per_cycle", "log.max_export_per_cycle",
+                                 detail::max_export_per_cycle_rule))
+            config_.max_export_per_cycle = static_cast<std::uint32_t>(*v);
+    }
+
+    void read_stats(const toml::table& stats) {
+        check_keys(stats, "stats.", {"file", "format"});
+        if (auto s = get_string(stats, "file", "stats.file")) {
+            // "" = off; anything else must be a usable name.
+            if (!s->get().empty()) check(*s, "stats.file", [&] { detail::check_file_name(s->get()); });
+            config_.stats_file = s->get();
+        }
+        if (auto s = get_string(stats, "format", "stats.format"))
+            config_.stats_format = convert(*s, "stats.format", detail::parse_stats_format);
+    }
+
+    std::string source_;
+    Config& config_;
+};
+
+Config parse_unvalidated(std::string_view toml_text, std::string_view source_name) {
+    Config config;
+    config.source_file = std::string(source_name);
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, source_name);
+    } catch (const toml::parse_error& e) {
+        throw ConfigError(std::string(source_name) + ":" + std::to_string(e.source().begin.line) + ":" +
+                          std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+    }
+    FileReader(source_name, config).read(root);
+    return config;
+}
+
+// A configuration file is small; the cap keeps /dev/zero or a wrong path from eating memory.
+constexpr std::size_t max_file_size = 1 << 20;
+
+std::string read_file(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw ConfigError(path + ": cannot open: " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        throw ConfigError(path + ": is a directory, not a configuration file");
+    }
+    std::string text;
+    char buf[65536];
+    while (true) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int err = errno;
+            ::close(fd);
+            throw ConfigError(path + ": cannot read: " + std::strerror(err));
+        }
+        if (n == 0) break;
+        text.append(buf, std::size_t(n));
+        if (text.size() > max_file_size) {
+            ::close(fd);
+            throw ConfigError(path + ": larger than " + std::to_string(max_file_size) +
+                              " bytes; not a configuration file");
+        }
+    }
+    ::close(fd);
+    return text;
+}
+
+Config load_unvalidated(const std::string& path) { return parse_unvalidated(read_file(path), path); }
+
+// Settings left unset get their defaults that depend on other settings.
+void apply_dependent_defaults(Config& config) {
+    // No collector (or a log file named) and no format chosen: the text log, so that
+    // `ebpfix eth0` shows flows on stdout.
+    if (config.origins.count("log.format") == 0)
+        config.log_format = (config.collectors.empty() || config.origins.count("log.file") != 0) ? OutputFormat::text
+                                                                                                 : OutputFormat::none;
+}
+
+// "FILE:LINE:COLUMN" or "command line (--x)" for a setting. A setting left at its default
+// is placed at its collector's address or at the interface list when those are known,
+// else at the file name (or "configuration").
+std::string place_of(const Config& config, const std::string& key_path) {
+    auto known = [&](const std::string& key) -> const std::string* {
+        auto it = config.origins.find(key);
+        return it == config.origins.end() ? nullptr : &it->second;
+    };
+    if (const std::string* p = known(key_path)) return *p;
+    if (key_path.starts_with("collector[")) {
+        if (const std::string* p = known(key_path.substr(0, key_path.find(']') + 2) + "address")) return *p;
+    }
+    if (key_path.starts_with("interfaces[")) {
+        if (const std::string* p = known("interfaces")) return *p;
+    }
+    return config.source_file.empty() ? "configuration" : config.source_file;
+}
+
+[[noreturn]] void fail_at(const Config& config, const std::string& key_path, const std::string& message) {
+    throw ConfigError(place_of(config, key_path) + ": " + message + " (" + key_path + ")");
+}
+
+template <typename F>
+void check_at(const Config& config, const std::string& key_path, F&& f) {
+    try {
+        f();
+    } catch (const std::invalid_argument& e) {
+        fail_at(config, key_path, e.what());
+    }
+}
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+    return out;
+}
+
+}  // namespace
+
+Config parse_config_text(std::string_view toml_text, std::string_view source_name) {
+    Config config = parse_unvalidated(toml_text, source_name);
+    apply_dependent_defaults(config);
+    validate(config);
+    return config;
+}
+
+Config load_config_file(const std::string& path) {
+    return parse_config_text(read_file(path), path);
+}
+
+void validate(const Config& c) {
+    for (std::size_t i = 0; i < c.interfaces.size(); ++i) {
+        std::string key = "interfaces[" + std::to_string(i) + "]";
+        check_at(c, key, [&] { detail::check_interface_name(c.interfaces[i]); });
+        for (std::size_t j = 0; j < i; ++j)
+            if (c.interfaces[j] == c.interfaces[i]) fail_at(c, key, "interface '" + c.interfaces[i] + "' is listed twice");
+    }
+
+    const struct {
+        std::uint64_t ms;
+        const detail::SecondsRule& rule;
+    } durations[] = {{c.drain_interval_ms, detail::drain_interval_rule},
+                     {c.idle_timeout_ms, detail::idle_timeout_rule},
+                     {c.active_timeout_ms, detail::active_timeout_rule},
+                     {c.tcp_fin_linger_ms, detail::tcp_fin_linger_rule}};
+    for (const auto& d : durations) check_at(c, std::string(d.rule.key), [&] { detail::check_ms(d.ms, d.rule); });
+    // A flow must be seen by at least one drain before it can go idle.
+    if (c.drain_interval_ms >= c.idle_timeout_ms) {
+        bool drain_set = c.origins.count("flow.drain_interval") != 0;
+        std::string key = drain_set ? "flow.drain_interval" : "flow.idle_timeout";
+        std::string other = drain_set ? "flow.idle_timeout" : "flow.drain_interval";
+        std::string message = "drain_interval (" + detail::format_ms(c.drain_interval_ms) +
+                              ") must be shorter than idle_timeout (" + detail::format_ms(c.idle_timeout_ms);
+        if (c.origins.count(other) && place_of(c, other) != place_of(c, key))
+            message += ", set at " + place_of(c, other);
+        fail_at(c, key, message + ")");
+    }
+    check_at(c, "flow.max_flows", [&] { detail::check_integer(c.max_flows, detail::max_flows_rule); });
+    check_at(c, "flow.map_entries", [&] { detail::check_integer(c.map_entries, detail::map_entries_rule); });
+
+    for (std::size_t i = 0; i < c.collectors.size(); ++i) {
+        const CollectorConfig& cc = c.collectors[i];
+        const std::string prefix = "collector[" + std::to_string(i) + "].";
+        auto key_for = [&](std::string_view field) { return prefix + std::string(field); };
+        check_at(c, prefix + "address", [&] {
+            detail::check_host(cc.host);
+            if (cc.port == 0) throw std::invalid_argument("port must be a number from 1 to 65535");
+        });
+        const auto& e = cc.encoder;
+        if (e.protocol != ipfix::Protocol::ipfix && e.protocol != ipfix::Protocol::netflow9)
+            fail_at(c, key_for("protocol"), "unknown protocol");
+        check_at(c, key_for("observation_domain"),
+                 [&] { detail::check_integer(e.observation_domain, detail::observation_domain_rule); });
+        check_at(c, key_for("template_refresh"),
+                 [&] { detail::check_integer(e.template_refresh_seconds, detail::template_refresh_rule); });
+        check_at(c, key_for("template_refresh_messages"), [&] {
+            detail::check_integer(e.template_refresh_messages, detail::template_refresh_messages_rule);
+        });
+        check_at(c, key_for("max_message_size"), [&] {
+            if (e.max_message_size > std::size_t(detail::max_message_size_rule.max))
+                throw std::invalid_argument("must be between 256 and 65507, got " +
+                                            std::to_string(e.max_message_size));
+            detail::check_integer(std::int64_t(e.max_message_size), detail::max_message_size_rule);
+        });
+        for (std::size_t j = 0; j < i; ++j) {
+            const CollectorConfig& earlier = c.collectors[j];
+            if (lower(earlier.host) == lower(cc.host) && earlier.port == cc.port)
+                fail_at(c, prefix + "address",
+                        "collector " + cc.source() + " is configured twice (first at " +
+                            place_of(c, "collector[" + std::to_string(j) + "].address") + ")");
+        }
+    }
+
+    check_at(c, "log.file", [&] { detail::check_file_name(c.log_file); });
+    check_at(c, "log.max_export_per_cycle",
+             [&] { detail::check_integer(c.max_export_per_cycle, detail::max_export_per_cycle_rule); });
+    if (c.collectors.empty() && c.log_format == OutputFormat::none)
+        fail_at(c, "log.format", "no collector and no flow log: flows would go nowhere; add a [[collector]] or a log format");
+    if (!c.stats_file.empty()) check_at(c, "stats.file", [&] { detail::check_file_name(c.stats_file); });
+    if (c.stats_format == OutputFormat::none) fail_at(c, "stats.format", "stats format must be text or json");
+    if (!c.metrics_listen.empty()) check_at(c, "metrics.listen", [&] { parse_host_port(c.metrics_listen); });
+    if (!c.user.empty()) check_at(c, "privileges.user", [&] { detail::check_user_name(c.user); });
+    if (!c.pcap_file.empty()) check_at(c, "pcap", [&] { detail::check_file_name(c.pcap_file); });
+}
+
+Config resolve(const CommandLine& cl) {
+    Config c;
+    if (cl.config_file_given) {
+        c = load_unvalidated(cl.config_file);
+    } else {
+        std::error_code ec;
+        // The default file is optional: `ebpfix eth0` works without one.
+        if (std::filesystem::exists(cl.config_file, ec)) c = load_unvalidated(cl.config_file);
+    }
+
+    const std::string cmd = "command line";
+    auto from_cli = [&](const std::string& key, std::string_view option) {
+        c.origins[key] = cmd + " (" + std::string(option) + ")";
+    };
+    auto erase_prefix = [&](std::string_view prefix) {
+        for (auto it = c.origins.begin(); it != c.origins.end();)
+            it = it->first.starts_with(prefix) ? c.origins.erase(it) : std::next(it);
+    };
+
+    if (!cl.interfaces.empty()) {
+        c.interfaces = cl.interfaces;
+        erase_prefix("interfaces");
+        from_cli("interfaces", "IFACE");
+    }
+    if (!cl.collectors.empty()) {
+        c.collectors = cl.collectors;
+        erase_prefix("collector[");
+        for (std::size_t i = 0; i < cl.collectors.size(); ++i)
+            from_cli("collector[" + std::to_string(i) + "].address",
+                     i < cl.collector_options.size() ? cl.collector_options[i] : "--ipfix/--netflow9");
+    }
+    if (cl.log_format) {
+        c.log_format = *cl.log_format;
+        from_cli("log.format", "--log");
+    }
+    if (cl.log_file) {
+        c.log_file = *cl.log_file;
+        from_cli("log.file", "--log-file");
+    }
+    if (cl.stats_file) {
+        c.stats_file = *cl.stats_file;
+        from_cli("stats.file", "--stats-file");
+    }
+    if (cl.stats_format) {
+        c.stats_format = *cl.stats_format;
+        from_cli("stats.format", "--stats-format");
+    }
+    if (cl.drain_interval_ms) {
+        c.drain_interval_ms = *cl.drain_interval_ms;
+        from_cli("flow.drain_interval", "--drain-interval");
+    }
+    if (cl.active_timeout_ms) {
+        c.active_timeout_ms = *cl.active_timeout_ms;
+        from_cli("flow.active_timeout", "--active-timeout");
+    }
+    if (cl.idle_timeout_ms) {
+        c.idle_timeout_ms = *cl.idle_timeout_ms;
+        from_cli("flow.idle_timeout", "--idle-timeout");
+    }
+    if (cl.max_flows) {
+        c.max_flows = *cl.max_flows;
+        from_cli("flow.max_flows", "--max-flows");
+    }
+    if (cl.metrics_listen) {
+        c.metrics_listen = *cl.metrics_listen;
+        from_cli("metrics.listen", "--metrics-addr");
+    }
+    if (cl.pcap_file) {
+        // A capture replaces the live interfaces (the file's list does not apply).
+        c.pcap_file = *cl.pcap_file;
+        c.interfaces.clear();
+        erase_prefix("interfaces");
+        from_cli("pcap", "--pcap");
+    }
+
+    apply_dependent_defaults(c);
+    if (c.interfaces.empty() && c.pcap_file.empty()) {
+        if (c.source_file.empty())
+            throw UsageError("no interface to watch: name one (e.g. `ebpfix eth0`) or give --pcap FILE");
+        throw ConfigError(place_of(c, "interfaces") +
+                          ": no interface to watch: set interfaces = [\"eth0\"] or name one on the command line "
+                          "(interfaces)");
+    }
+    validate(c);
+    c.command_line = cl.arguments;
+    return c;
+}
+
+Config reload_config(const Config& current) {
+    std::vector<const char*> argv{"ebpfix"};
+    for (const auto& a : current.command_line) argv.push_back(a.c_str());
+    CommandLine cl = parse_command_line(int(argv.size()), argv.data());
+    if (!current.source_file.empty()) {
+        cl.config_file = current.source_file;
+        cl.config_file_given = true;  // the file we started with must still be there
+    }
+    return resolve(cl);
+}
+
+std::vector<std::string> diff(const Config& before, const Config& after) {
+    std::vector<std::string> lines;
+    auto list = [](const std::vector<std::string>& v) {
+        std::string out;
+        for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+        return out.empty() ? std::string("(none)") : out;
+    };
+    auto text = [](const std::string& s) { return s.empty() ? std::string("(off)") : s; };
+    auto line = [&](std::string_view key, const std::string& from, const std::string& to) {
+        if (from != to) lines.push_back(std::string(key) + ": " + from + " -> " + to);
+    };
+    line("interfaces", list(before.interfaces), list(after.interfaces));
+    line("attach", std::string(to_string(before.attach_mode)), std::string(to_string(after.attach_mode)));
+    line("flow.map_entries", std::to_string(before.map_entries), std::to_string(after.map_entries));
+    line("flow.drain_interval", detail::format_ms(before.drain_interval_ms), detail::format_ms(after.drain_interval_ms));
+    line("flow.idle_timeout", detail::format_ms(before.idle_timeout_ms), detail::format_ms(after.idle_timeout_ms));
+    line("flow.active_timeout", detail::format_ms(before.active_timeout_ms), detail::format_ms(after.active_timeout_ms));
+    line("flow.tcp_fin_linger", detail::format_ms(before.tcp_fin_linger_ms), detail::format_ms(after.tcp_fin_linger_ms));
+    line("flow.max_flows", std::to_string(before.max_flows), std::to_string(after.max_flows));
+
+    auto describe = [](const CollectorConfig& cc) {
+        const auto& e = cc.encoder;
+        return std::string(detail::to_string(e.protocol)) + " " + cc.source() +
+               " (observation_domain " + std::to_string(e.observation_domain) + ", template_refresh " +
+               std::to_string(e.template_refresh_seconds) + " s / " + std::to_string(e.template_refresh_messages) +
+               " messages, max_message_size " + std::to_string(e.max_message_size) + ")";
+    };
+    for (const auto& cc : before.collectors) {
+        std::string d = describe(cc);
+        bool kept = std::any_of(after.collectors.begin(), after.collectors.end(),
+                                [&](const CollectorConfig& x) { return describe(x) == d; });
+        if (!kept) lines.push_back("collector removed: " + d);
+    }
+    for (const auto& cc : after.collectors) {
+        std::string d = describe(cc);
+        bool existed = std::any_of(before.collectors.begin(), before.collectors.end(),
+                                   [&](const CollectorConfig& x) { return describe(x) == d; });
+        if (!existed) lines.push_back("collector added: " + d);
+    }
+
+    line("log.format", std::string(to_string(before.log_format)), std::string(to_string(after.log_format)));
+    line("log.file", before.log_file, after.log_file);
+    line("log.max_export_per_cycle", std::to_string(before.max_export_per_cycle),
+         std::to_string(after.max_export_per_cycle));
+    line("stats.file", text(before.stats_file), text(after.stats_file));
+    line("stats.format", std::string(to_string(before.stats_format)), std::string(to_string(after.stats_format)));
+    line("metrics.listen", text(before.metrics_listen), text(after.metrics_listen));
+    line("privileges.user", text(before.user), text(after.user));
+    line("pcap", text(before.pcap_file), text(after.pcap_file));
+    return lines;
+}
+
+}  // namespace ebpfix::config

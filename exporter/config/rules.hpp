@@ -1,0 +1,71 @@
+// The limits of every setting and the checks shared by the TOML reader, the command-line
+// parser and validate(). Each check throws std::invalid_argument with a message that says
+// what is wrong but not where: the caller knows the place and prefixes it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "config/config.hpp"
+
+namespace ebpfix::config::detail {
+
+// A duration given in seconds (integer or float), kept in milliseconds.
+struct SecondsRule {
+    std::string_view key;       // key path, e.g. "flow.idle_timeout"
+    double max_seconds;
+    bool zero_allowed;
+};
+// The drain interval is bounded by the idle timeout anyway; an hour is far beyond any use.
+inline constexpr SecondsRule drain_interval_rule{"flow.drain_interval", 3600, false};
+inline constexpr SecondsRule idle_timeout_rule{"flow.idle_timeout", 604800, false};
+inline constexpr SecondsRule active_timeout_rule{"flow.active_timeout", 604800, false};
+// 0 = a FIN/RST flow ends at the next drain.
+inline constexpr SecondsRule tcp_fin_linger_rule{"flow.tcp_fin_linger", 3600, true};
+
+struct IntegerRule {
+    std::string_view key;
+    std::int64_t min;
+    std::int64_t max;
+};
+// Caps keep a typo from asking for gigabytes of flow state or kernel map memory.
+inline constexpr IntegerRule max_flows_rule{"flow.max_flows", 1, 67108864};
+inline constexpr IntegerRule map_entries_rule{"flow.map_entries", 1, 16777216};
+inline constexpr IntegerRule observation_domain_rule{"observation_domain", 1, 4294967295};
+inline constexpr IntegerRule template_refresh_rule{"template_refresh", 1, 86400};
+inline constexpr IntegerRule template_refresh_messages_rule{"template_refresh_messages", 0, 4294967295};
+// 256 holds any template set we send; 65507 is the largest IPv4 UDP payload.
+inline constexpr IntegerRule max_message_size_rule{"max_message_size", 256, 65507};
+inline constexpr IntegerRule max_export_per_cycle_rule{"log.max_export_per_cycle", 0, 4294967295};
+
+// Seconds → ms (rounded to the nearest ms). Rejects NaN, infinity, <= 0 (or < 0 when
+// zero is allowed), values above the rule's maximum and positive values below 1 ms.
+std::uint64_t seconds_to_ms(double seconds, const SecondsRule& rule);
+// The same limits for a value already in ms.
+void check_ms(std::uint64_t ms, const SecondsRule& rule);
+void check_integer(std::int64_t value, const IntegerRule& rule);
+
+// 'text' in quotes, control bytes as \xNN, so that a message stays one line.
+std::string quoted(std::string_view text);
+
+// "15 s", "1.5 s", "0.25 s".
+std::string format_ms(std::uint64_t ms);
+
+OutputFormat parse_log_format(std::string_view text);     // text | json | none
+OutputFormat parse_stats_format(std::string_view text);   // text | json
+AttachModeSetting parse_attach_mode(std::string_view text);  // auto | tcx | clsact
+ipfix::Protocol parse_protocol(std::string_view text);    // ipfix | netflow9
+std::string_view to_string(ipfix::Protocol protocol) noexcept;
+
+// Linux device name rules (dev_valid_name): 1..15 bytes, not "." or "..", no '/', ':',
+// whitespace or control characters.
+void check_interface_name(std::string_view name);
+// A host name or IP literal (IPv6 without brackets, optionally with a %zone).
+void check_host(std::string_view host);
+// A user name or numeric uid: [A-Za-z0-9._-], not starting with '-', at most 32 bytes.
+void check_user_name(std::string_view name);
+// A file name: not empty, no NUL.
+void check_file_name(std::string_view name);
+
+}  // namespace ebpfix::config::detail

@@ -1,0 +1,149 @@
+#include "daemon/daemon.hpp"
+
+#include <signal.h>
+#include <time.h>
+
+#include <boost/asio/post.hpp>
+
+#include "daemon/log.hpp"
+#include "daemon/privileges.hpp"
+
+namespace ebpfix::daemon {
+
+namespace asio = boost::asio;
+
+std::uint64_t wall_ms_now() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return std::uint64_t(ts.tv_sec) * 1000 + std::uint64_t(ts.tv_nsec) / 1'000'000;
+}
+
+std::uint64_t monotonic_ns_now() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::uint64_t(ts.tv_sec) * 1'000'000'000 + std::uint64_t(ts.tv_nsec);
+}
+
+namespace {
+
+bpf::AttachMode attach_mode(config::AttachModeSetting s) {
+    switch (s) {
+    case config::AttachModeSetting::tcx: return bpf::AttachMode::tcx;
+    case config::AttachModeSetting::clsact: return bpf::AttachMode::clsact;
+    default: return bpf::AttachMode::automatic;
+    }
+}
+
+}  // namespace
+
+Daemon::Daemon(config::Config config)
+    : signals_(io_, SIGINT, SIGTERM, SIGHUP),
+      drain_timer_(io_),
+      config_(std::move(config)),
+      program_(bpf::ProgramOptions{.map_entries = config_.map_entries}),
+      hooks_(program_, attach_mode(config_.attach_mode), [](const std::string& m) { log_info(m); }) {
+    hooks_.attach_all(config_.interfaces);
+    exporter_ = std::make_unique<FlowExporter>(
+        io_, program_, config_, flow::time_base_now(),
+        [this](std::uint32_t ifindex) { return hooks_.name_of(ifindex); },
+        [this] {
+            std::vector<ipfix::InterfaceInfo> out;
+            for (const auto& s : hooks_.status())
+                if (s.ifindex != 0) out.push_back({s.ifindex, s.name, "ebpfix " + s.name});
+            return out;
+        });
+    if (!config_.metrics_listen.empty())
+        metrics_ = std::make_unique<ServiceMetrics>(io_, config_.metrics_listen);
+    if (!config_.user.empty()) drop_privileges(config_.user);
+}
+
+Daemon::~Daemon() = default;
+
+int Daemon::run() {
+    log_info("exporting flows of " + std::to_string(config_.interfaces.size()) + " interface(s) every " +
+             std::to_string(config_.drain_interval_ms) + " ms");
+    next_drain_ = std::chrono::steady_clock::now();
+    schedule_drain();
+    wait_signal();
+    if (metrics_) metrics_->update(*exporter_, hooks_);
+    io_.run();
+    return 0;
+}
+
+void Daemon::schedule_drain() {
+    const auto interval = std::chrono::milliseconds(config_.drain_interval_ms);
+    next_drain_ += interval;
+    // After a stall (suspend, a slow collector resolve) skip missed ticks, keep the phase.
+    const auto now = std::chrono::steady_clock::now();
+    if (next_drain_ + interval < now) next_drain_ += ((now - next_drain_) / interval) * interval;
+    drain_timer_.expires_at(next_drain_);
+    drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopping_) return;
+        on_drain_timer();
+        schedule_drain();
+    });
+}
+
+void Daemon::on_drain_timer() {
+    hooks_.refresh();
+    try {
+        exporter_->cycle(monotonic_ns_now(), wall_ms_now());
+    } catch (const std::exception& e) {
+        // A failed drain leaves the counts in the kernel maps; the next cycle gets them.
+        log_error(std::string("drain cycle failed: ") + e.what());
+    }
+    if (metrics_) metrics_->update(*exporter_, hooks_);
+}
+
+void Daemon::wait_signal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        if (signo == SIGHUP) {
+            reload();
+            wait_signal();
+            return;
+        }
+        log_info(std::string("received ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+        stop();
+    });
+}
+
+void Daemon::reload() {
+    if (config_.source_file.empty()) {
+        log_info("SIGHUP: no configuration file to reload; reopening output files");
+        exporter_->reopen_files();
+        return;
+    }
+    try {
+        config::Config next = config::reload_config(config_);
+        if (!next.pcap_file.empty()) throw config::ConfigError("--pcap cannot be set by a reload");
+        exporter_->reconfigure(next, wall_ms_now());
+        for (const auto& line : config::diff(config_, next)) log_info("SIGHUP: " + line);
+        hooks_.set_names(next.interfaces);
+        config_ = std::move(next);
+        if (metrics_) metrics_->reload_result(true);
+        log_info("SIGHUP: configuration reloaded from " + config_.source_file);
+    } catch (const std::exception& e) {
+        if (metrics_) metrics_->reload_result(false);
+        log_error(std::string("SIGHUP: keeping the old configuration: ") + e.what());
+    }
+    exporter_->reopen_files();
+}
+
+void Daemon::stop() {
+    stopping_ = true;
+    drain_timer_.cancel();
+    // Detach first: after the final flip no program can touch the maps any more.
+    hooks_.detach_all();
+    try {
+        exporter_->finish(wall_ms_now());
+    } catch (const std::exception& e) {
+        log_error(std::string("final drain failed: ") + e.what());
+    }
+    if (metrics_) metrics_->update(*exporter_, hooks_);
+    // Let queued datagrams go out (bounded), then stop.
+    signals_.cancel();
+    if (metrics_) metrics_->stop();
+}
+
+}  // namespace ebpfix::daemon

@@ -1,0 +1,54 @@
+// Live mode: one io_context runs everything. A steady timer drains the kernel maps every
+// drain_interval, scheduled from the previous deadline so it does not drift; SIGHUP
+// reloads the configuration, SIGINT/SIGTERM detach, drain, export every flow and stop.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "bpf/flow_program.hpp"
+#include "config/config.hpp"
+#include "daemon/flow_exporter.hpp"
+#include "daemon/interface_hooks.hpp"
+#include "daemon/service_metrics.hpp"
+
+namespace ebpfix::daemon {
+
+class Daemon {
+public:
+    // Loads the kernel program, attaches to every interface and opens every output.
+    // Throws (BpfError, ConfigError, std::runtime_error) naming what failed.
+    explicit Daemon(config::Config config);
+    ~Daemon();
+
+    // Runs until SIGINT/SIGTERM; returns the process exit code.
+    int run();
+
+private:
+    void schedule_drain();
+    void on_drain_timer();
+    void wait_signal();
+    void reload();
+    void stop();
+
+    boost::asio::io_context io_;
+    boost::asio::signal_set signals_;
+    boost::asio::steady_timer drain_timer_;
+    std::chrono::steady_clock::time_point next_drain_;
+    config::Config config_;
+    bpf::FlowProgram program_;
+    InterfaceHooks hooks_;
+    std::unique_ptr<FlowExporter> exporter_;
+    std::unique_ptr<ServiceMetrics> metrics_;
+    bool stopping_ = false;
+};
+
+// Wall clock and the flow clock (CLOCK_MONOTONIC, as the kernel program's times).
+std::uint64_t wall_ms_now();
+std::uint64_t monotonic_ns_now();
+
+}  // namespace ebpfix::daemon

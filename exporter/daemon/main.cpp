@@ -1,0 +1,61 @@
+// ebpfix: count every packet with eBPF, export flows as IPFIX / NetFlow v9.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "bpf/flow_program.hpp"
+#include "config/config.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/log.hpp"
+#include "daemon/pcap_mode.hpp"
+
+namespace {
+
+int usage_error(const std::string& message) {
+    std::fprintf(stderr, "ebpfix: %s\nTry 'ebpfix --help' for more information.\n", message.c_str());
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace ebpfix;
+    config::CommandLine cl;
+    try {
+        cl = config::parse_command_line(argc, argv);
+    } catch (const config::UsageError& e) {
+        return usage_error(e.what());
+    }
+    if (cl.show_help) {
+        std::fputs(config::help_text().c_str(), stdout);
+        return 0;
+    }
+    if (cl.show_version) {
+        std::printf("ebpfix %s\n", EBPFIX_VERSION);
+        return 0;
+    }
+
+    config::Config cfg;
+    try {
+        cfg = config::resolve(cl);
+    } catch (const config::ConfigError& e) {
+        std::fprintf(stderr, "ebpfix: %s\n", e.what());
+        return 2;
+    } catch (const config::UsageError& e) {
+        return usage_error(e.what());
+    }
+    if (cl.check_config) {
+        std::printf("%s: configuration OK\n", cfg.source_file.empty() ? "command line" : cfg.source_file.c_str());
+        return 0;
+    }
+
+    try {
+        if (!cfg.pcap_file.empty()) return daemon::run_pcap(cfg);
+        if (cfg.interfaces.empty()) return usage_error("no interface to watch (give one, e.g. 'ebpfix eth0')");
+        daemon::Daemon d(std::move(cfg));
+        return d.run();
+    } catch (const std::exception& e) {
+        daemon::log_error(e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,133 @@
+#include "daemon/service_metrics.hpp"
+
+#include <array>
+#include <map>
+
+#include "output/flow_log.hpp"
+
+namespace ebpfix::daemon {
+
+namespace {
+
+constexpr std::array<EndReason, 5> end_reasons{EndReason::idle_timeout, EndReason::active_timeout,
+                                               EndReason::end_of_flow, EndReason::forced_end,
+                                               EndReason::lack_of_resources};
+
+const char* protocol_name(ipfix::Protocol p) { return p == ipfix::Protocol::ipfix ? "ipfix" : "netflow9"; }
+
+}  // namespace
+
+ServiceMetrics::ServiceMetrics(boost::asio::io_context& io, const std::string& listen) {
+    registry_.gauge("ebpfix_build_info", "ebpfix version (value is always 1)", {{"version", EBPFIX_VERSION}}).set(1);
+    for (const char* result : {"success", "failure"})
+        registry_.counter("ebpfix_config_reloads_total", "SIGHUP configuration reloads by result",
+                          {{"result", result}});
+    server_ = std::make_unique<metrics::MetricsServer>(io, listen, [this] { return registry_.render(); });
+}
+
+void ServiceMetrics::reload_result(bool ok) {
+    registry_.counter("ebpfix_config_reloads_total", "SIGHUP configuration reloads by result",
+                      {{"result", ok ? "success" : "failure"}})
+        .inc();
+}
+
+void ServiceMetrics::stop() {
+    if (server_) server_->stop();
+}
+
+void ServiceMetrics::update(const FlowExporter& exporter, const InterfaceHooks& hooks, bool cycle_ran) {
+    auto& r = registry_;
+    // Every watched interface has its series from the start, at 0.
+    for (const auto& s : hooks.status())
+        for (const char* dir : {"ingress", "egress"}) {
+            metrics::Labels l{{"interface", s.name}, {"direction", dir}};
+            r.counter("ebpfix_packets_total", "Packets counted into flows by the kernel program", l);
+            r.counter("ebpfix_bytes_total", "L3 bytes counted into flows by the kernel program", l);
+        }
+    // Totals per (interface, direction); an ifindex that moved (device re-created) adds up.
+    std::map<std::pair<std::string, std::string>, std::pair<std::uint64_t, std::uint64_t>> per_if;
+    for (const auto& c : exporter.interface_counts()) {
+        auto& v = per_if[{hooks.name_of(c.ifindex), output::direction_word(c.direction)}];
+        v.first += c.packets;
+        v.second += c.bytes;
+    }
+    for (const auto& [key, v] : per_if) {
+        metrics::Labels l{{"interface", key.first}, {"direction", key.second}};
+        r.counter("ebpfix_packets_total", "Packets counted into flows by the kernel program", l).set_total(v.first);
+        r.counter("ebpfix_bytes_total", "L3 bytes counted into flows by the kernel program", l).set_total(v.second);
+    }
+
+    const auto& t = exporter.totals();
+    const std::pair<const char*, const ebpfix_pkt_bytes*> drops[] = {{"non_ip", &t.kernel.non_ip},
+                                                                      {"parse_error", &t.kernel.parse_error},
+                                                                      {"truncated", &t.kernel.truncated},
+                                                                      {"map_full", &t.kernel.map_full}};
+    for (const auto& [reason, pb] : drops) {
+        r.counter("ebpfix_kernel_drops_total", "Packets the kernel program could not put in a flow, by reason",
+                  {{"reason", reason}})
+            .set_total(pb->packets);
+        r.counter("ebpfix_kernel_drop_bytes_total", "Bytes of those packets, by reason", {{"reason", reason}})
+            .set_total(pb->bytes);
+    }
+    r.counter("ebpfix_kernel_fragments_total", "Non-first IP fragments (counted in port-0 flows)")
+        .set_total(t.kernel.fragments.packets);
+    r.counter("ebpfix_kernel_flows_drained_total", "Kernel flow map entries drained").set_total(t.drained_flows);
+
+    const auto& table = exporter.table();
+    r.gauge("ebpfix_flows_active", "Flows held in the flow table").set(double(table.size()));
+    r.gauge("ebpfix_flow_table_size", "Capacity of the flow table (max_flows)").set(double(table.config().max_flows));
+    for (EndReason reason : end_reasons) {
+        const auto& e = table.stats().by_reason(reason);
+        metrics::Labels l{{"reason", output::end_reason_word(reason)}};
+        r.counter("ebpfix_flows_exported_total", "Flow records exported, by flowEndReason", l).set_total(e.records);
+        r.counter("ebpfix_exported_packets_total", "Packets in exported flow records, by flowEndReason", l)
+            .set_total(e.packets);
+        r.counter("ebpfix_exported_bytes_total", "Bytes in exported flow records, by flowEndReason", l)
+            .set_total(e.bytes);
+    }
+    r.counter("ebpfix_flow_table_evictions_total", "Flows exported early because the flow table was full")
+        .set_total(table.stats().evictions);
+
+    std::set<std::string> now_collectors;
+    for (const auto& c : exporter.collectors()) {
+        const std::string name = c.sender->name();
+        now_collectors.insert(name);
+        metrics::Labels l{{"collector", name}, {"protocol", protocol_name(c.config.encoder.protocol)}};
+        const auto& s = c.sender->counters();
+        const auto& e = c.encoder.counters();
+        r.counter("ebpfix_collector_records_total", "Flow records in messages sent to the collector", l)
+            .set_total(s.records_sent);
+        r.counter("ebpfix_collector_messages_total", "Messages sent to the collector", l).set_total(s.messages_sent);
+        r.counter("ebpfix_collector_bytes_total", "Bytes of messages sent to the collector", l)
+            .set_total(s.bytes_sent);
+        r.counter("ebpfix_collector_send_errors_total", "Sends the kernel refused (e.g. port unreachable)", l)
+            .set_total(s.send_errors);
+        r.counter("ebpfix_collector_queue_drops_total", "Messages dropped because the send queue was full", l)
+            .set_total(s.queue_drops);
+        r.counter("ebpfix_collector_records_not_sent_total", "Flow records lost to send errors and drops", l)
+            .set_total(s.records_not_sent);
+        r.counter("ebpfix_templates_sent_total", "Template and options template records sent", l)
+            .set_total(e.template_records);
+    }
+    for (const auto& old : collectors_) {
+        if (now_collectors.count(old)) continue;
+        for (const char* name : {"ebpfix_collector_records_total", "ebpfix_collector_messages_total",
+                                 "ebpfix_collector_bytes_total", "ebpfix_collector_send_errors_total",
+                                 "ebpfix_collector_queue_drops_total", "ebpfix_collector_records_not_sent_total",
+                                 "ebpfix_templates_sent_total"})
+            for (const char* proto : {"ipfix", "netflow9"}) r.remove(name, {{"collector", old}, {"protocol", proto}});
+    }
+    collectors_ = std::move(now_collectors);
+
+    if (const auto* log = exporter.flow_log()) {
+        r.counter("ebpfix_flow_log_lines_total", "Flow log lines written").set_total(log->lines_written());
+        r.gauge("ebpfix_flow_log_pending_lines", "Flow log lines deferred to later cycles")
+            .set(double(log->lines_pending()));
+        r.counter("ebpfix_flow_log_write_errors_total", "Failed flow log writes").set_total(log->write_errors());
+    }
+    auto& drain = r.histogram("ebpfix_drain_duration_seconds", "Time of one drain cycle (flip, drain, export)",
+                              metrics::exponential_buckets(0.0005, 2, 14));
+    if (cycle_ran && exporter.totals().drain_cycles > 0) drain.observe(double(exporter.last_drain_ns()) / 1e9);
+}
+
+}  // namespace ebpfix::daemon

@@ -1,0 +1,37 @@
+// The daemon's Prometheus metrics: mirrors the exporter's counters into a registry after
+// every drain cycle and serves them over HTTP on the daemon's io_context.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "daemon/flow_exporter.hpp"
+#include "daemon/interface_hooks.hpp"
+#include "metrics/http_server.hpp"
+#include "metrics/registry.hpp"
+
+namespace ebpfix::daemon {
+
+class ServiceMetrics {
+public:
+    // Binds listen ("127.0.0.1:9090"); throws naming the address when it cannot.
+    ServiceMetrics(boost::asio::io_context& io, const std::string& listen);
+
+    // After a drain cycle: copies every total and observes the cycle's duration.
+    void update(const FlowExporter& exporter, const InterfaceHooks& hooks, bool cycle_ran = true);
+    void reload_result(bool ok);
+    void stop();
+    std::uint16_t port() const { return server_ ? server_->port() : 0; }
+    const metrics::Registry& registry() const { return registry_; }
+
+private:
+    metrics::Registry registry_;
+    std::unique_ptr<metrics::MetricsServer> server_;
+    std::set<std::string> collectors_;  // label values in use, to drop removed collectors
+};
+
+}  // namespace ebpfix::daemon

@@ -1,0 +1,355 @@
+#include "output/flow_log.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <charconv>
+#include <cstring>
+#include <system_error>
+
+namespace ebpfix::output {
+
+namespace {
+
+void append_uint(std::string& out, std::uint64_t v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    (void)ec;  // 24 bytes always hold a uint64
+    out.append(buf, end);
+}
+
+// Go's fmtFrac: the low prec digits of v as a fraction without trailing zeros
+// (nothing at all when they are zero); returns v / 10^prec.
+std::uint64_t go_frac(std::string& out, std::uint64_t v, int prec) {
+    std::string digits;
+    bool print = false;
+    for (int i = 0; i < prec; ++i) {
+        const auto digit = v % 10;
+        print = print || digit != 0;
+        if (print) digits.insert(digits.begin(), char('0' + digit));
+        v /= 10;
+    }
+    if (print) out += "." + digits;
+    return v;
+}
+
+std::uint64_t duration_ns_of(const FlowRecord& r) {
+    return r.end_ms >= r.start_ms ? (r.end_ms - r.start_ms) * 1'000'000ull : 0;
+}
+
+std::string hex_flags(std::uint16_t flags) {
+    char buf[16];
+    std::snprintf(buf, sizeof(buf), "0x%02x", unsigned(flags));
+    return buf;
+}
+
+// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one (RFC 3629: no
+// overlongs, no surrogates, nothing above U+10FFFF).
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = b(i);
+    std::size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0;
+        if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;
+    } else
+        return 0;
+    if (i + n > s.size()) return 0;
+    if (b(i + 1) < lo || b(i + 1) > hi) return 0;
+    for (std::size_t k = 2; k < n; ++k)
+        if (b(i + k) < 0x80 || b(i + k) > 0xbf) return 0;
+    return n;
+}
+
+}  // namespace
+
+std::string end_reason_word(EndReason reason) {
+    switch (reason) {
+        case EndReason::idle_timeout: return "idle_timeout";
+        case EndReason::active_timeout: return "active_timeout";
+        case EndReason::end_of_flow: return "end_of_flow";
+        case EndReason::forced_end: return "forced_end";
+        case EndReason::lack_of_resources: return "lack_of_resources";
+    }
+    return "unknown_" + std::to_string(unsigned(reason));
+}
+
+std::string direction_word(Direction direction) {
+    return direction == Direction::egress ? "egress" : "ingress";
+}
+
+std::string address_text(const std::array<std::uint8_t, 16>& addr, std::uint8_t ip_version) {
+    char buf[INET6_ADDRSTRLEN];
+    const char* text = ip_version == 4 ? inet_ntop(AF_INET, addr.data() + 12, buf, sizeof(buf))
+                                       : inet_ntop(AF_INET6, addr.data(), buf, sizeof(buf));
+    return text ? std::string(text) : std::string("?");
+}
+
+std::string go_duration(std::uint64_t ns) {
+    constexpr std::uint64_t us = 1000, ms = 1000 * us, s = 1000 * ms;
+    std::string out;
+    if (ns == 0) return "0s";
+    if (ns < s) {
+        // Below a second Go switches units: ns, µs (U+00B5), ms, with a fraction.
+        const char* unit = ns < us ? "ns" : ns < ms ? "\xc2\xb5s" : "ms";
+        const int prec = ns < us ? 0 : ns < ms ? 3 : 6;
+        std::string frac;
+        const auto whole = go_frac(frac, ns, prec);
+        append_uint(out, whole);
+        return out + frac + unit;
+    }
+    std::string frac;
+    auto secs = go_frac(frac, ns, 9);
+    const auto minutes = secs / 60;
+    const auto hours = minutes / 60;
+    if (hours > 0) {
+        append_uint(out, hours);
+        out += 'h';
+    }
+    if (minutes > 0) {
+        append_uint(out, minutes % 60);
+        out += 'm';
+    }
+    append_uint(out, secs % 60);
+    return out + frac + "s";
+}
+
+std::string json_string(std::string_view raw) {
+    std::string out;
+    out.reserve(raw.size() + 2);
+    out += '"';
+    for (std::size_t i = 0; i < raw.size();) {
+        const auto c = static_cast<unsigned char>(raw[i]);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += char(c);
+            ++i;
+        } else if (c == '\n') {
+            out += "\\n", ++i;
+        } else if (c == '\r') {
+            out += "\\r", ++i;
+        } else if (c == '\t') {
+            out += "\\t", ++i;
+        } else if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof(buf), "\\u%04x", unsigned(c));
+            out += buf;
+            ++i;
+        } else if (c < 0x80) {
+            out += char(c);
+            ++i;
+        } else {
+            const auto n = utf8_sequence(raw, i);
+            if (n == 0) {
+                out += "\\ufffd";
+                ++i;
+            } else if (n == 3 && c == 0xe2 && static_cast<unsigned char>(raw[i + 1]) == 0x80 &&
+                       (static_cast<unsigned char>(raw[i + 2]) & 0xfe) == 0xa8) {
+                // U+2028 / U+2029 are valid JSON but end lines in JavaScript.
+                out += static_cast<unsigned char>(raw[i + 2]) == 0xa8 ? "\\u2028" : "\\u2029";
+                i += 3;
+            } else {
+                out.append(raw.substr(i, n));
+                i += n;
+            }
+        }
+    }
+    out += '"';
+    return out;
+}
+
+std::string text_token(std::string_view raw) {
+    if (raw.empty()) return "-";
+    std::string out;
+    for (const char ch : raw) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c > 0x20 && c < 0x7f && c != '\\' && c != '=') {
+            out += ch;
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof(buf), "\\x%02x", unsigned(c));
+            out += buf;
+        }
+    }
+    return out;
+}
+
+std::string format_text(const FlowRecord& r, std::string_view ifname) {
+    const auto& k = r.key;
+    const bool v6 = k.ip_version != 4;
+    std::string out;
+    out.reserve(160);
+    auto endpoint = [&](const std::array<std::uint8_t, 16>& addr, std::uint16_t port) {
+        out += v6 ? "[" + address_text(addr, 6) + "]" : address_text(addr, 4);
+        out += ':';
+        append_uint(out, port);
+    };
+    endpoint(k.src_addr, k.src_port);
+    out += " -> ";
+    endpoint(k.dst_addr, k.dst_port);
+    out += " proto=";
+    append_uint(out, k.protocol);
+    out += " packets=";
+    append_uint(out, r.packets);
+    out += " bytes=";
+    append_uint(out, r.bytes);
+    out += " duration=" + go_duration(duration_ns_of(r));
+    out += " flags=" + hex_flags(r.tcp_flags);
+    out += " direction=" + direction_word(k.direction);
+    out += " ifname=" + text_token(ifname);
+    out += " vlan=";
+    append_uint(out, k.vlan_id);
+    out += " inner_vlan=";
+    append_uint(out, k.inner_vlan_id);
+    out += " end_reason=" + end_reason_word(r.end_reason);
+    return out;
+}
+
+std::string format_json(const FlowRecord& r, std::string_view ifname, std::int64_t export_time_s) {
+    const auto& k = r.key;
+    const auto duration_ns = duration_ns_of(r);
+    // Go's Duration.Seconds(): whole seconds plus the nanosecond rest / 1e9, then the
+    // shortest decimal that reads back as the same double (strconv 'f', -1).
+    const double seconds = double(duration_ns / 1'000'000'000ull) + double(duration_ns % 1'000'000'000ull) / 1e9;
+    char sec_buf[64];
+    auto [sec_end, ec] = std::to_chars(sec_buf, sec_buf + sizeof(sec_buf), seconds, std::chars_format::fixed);
+    (void)ec;  // 64 bytes hold any duration below 1e21 s in fixed notation
+    const std::uint16_t icmp = r.icmp_type_code();
+
+    std::string out;
+    out.reserve(400);
+    auto key = [&](const char* name) {
+        out += out.empty() ? "{\"" : ",\"";
+        out += name;
+        out += "\":";
+    };
+    auto num = [&](const char* name, std::uint64_t v) {
+        key(name);
+        append_uint(out, v);
+    };
+    auto str = [&](const char* name, std::string_view v) {
+        key(name);
+        out += json_string(v);
+    };
+    // flowcap's keys, in the order Go's encoding/json writes a map: sorted.
+    num("bytes", r.bytes);
+    str("dst_ip", address_text(k.dst_addr, k.ip_version));
+    num("dst_port", k.dst_port);
+    num("duration_ns", duration_ns);
+    key("duration_sec");
+    out.append(sec_buf, sec_end);
+    num("packets", r.packets);
+    num("protocol", k.protocol);
+    str("src_ip", address_text(k.src_addr, k.ip_version));
+    num("src_port", k.src_port);
+    str("tcp_flags", hex_flags(r.tcp_flags));
+    key("timestamp");
+    out += std::to_string(export_time_s);
+    // ebpfix's keys.
+    num("start_ms", r.start_ms);
+    num("end_ms", r.end_ms);
+    str("direction", direction_word(k.direction));
+    str("ifname", ifname);
+    num("vlan", k.vlan_id);
+    num("inner_vlan", k.inner_vlan_id);
+    num("tos", r.tos);
+    num("icmp_type", icmp >> 8);
+    num("icmp_code", icmp & 0xff);
+    str("end_reason", end_reason_word(r.end_reason));
+    out += '}';
+    return out;
+}
+
+int write_fully(int fd, std::string_view buf) noexcept {
+    while (!buf.empty()) {
+        const ssize_t n = ::write(fd, buf.data(), buf.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (n == 0) return EIO;
+        buf.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return 0;
+}
+
+FlowLogWriter::FlowLogWriter(FlowLogOptions options) : options_(std::move(options)) {
+    if (options_.path.empty()) throw OutputError("flow log: empty path (use \"-\" for stdout)");
+    if (options_.path == "-") {
+        fd_ = STDOUT_FILENO;
+        owns_fd_ = false;
+        return;
+    }
+    fd_ = open_path();
+    if (fd_ < 0) throw OutputError(last_error_);
+    owns_fd_ = true;
+}
+
+FlowLogWriter::~FlowLogWriter() {
+    if (owns_fd_ && fd_ >= 0) ::close(fd_);
+}
+
+int FlowLogWriter::open_path() const {
+    const int fd = ::open(options_.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) last_error_ = options_.path + ": " + std::strerror(errno);
+    return fd;
+}
+
+void FlowLogWriter::enqueue(const FlowRecord& record, std::string ifname) {
+    if (options_.max_pending > 0 && pending_.size() >= options_.max_pending) {
+        pending_.pop_front();
+        ++lines_dropped_;
+    }
+    pending_.push_back(Pending{record, std::move(ifname)});
+}
+
+std::size_t FlowLogWriter::write_some(std::size_t limit, std::int64_t export_time_s) {
+    std::size_t written = 0;
+    while (written < limit && !pending_.empty()) {
+        const Pending& next = pending_.front();
+        std::string line = options_.format == LogFormat::json ? format_json(next.record, next.ifname, export_time_s)
+                                                              : format_text(next.record, next.ifname);
+        line += '\n';
+        if (const int err = write_fully(fd_, line); err != 0) {
+            // Keep the line for the next cycle; a broken output must not lose records.
+            ++write_errors_;
+            last_error_ = (options_.path == "-" ? std::string("stdout") : options_.path) + ": " + std::strerror(err);
+            break;
+        }
+        pending_.pop_front();
+        ++written;
+        ++lines_written_;
+    }
+    return written;
+}
+
+std::size_t FlowLogWriter::write_cycle(std::int64_t export_time_s) {
+    const std::size_t limit = options_.max_export_per_cycle == 0 ? pending_.size() : options_.max_export_per_cycle;
+    return write_some(limit, export_time_s);
+}
+
+std::size_t FlowLogWriter::flush_all(std::int64_t export_time_s) {
+    return write_some(pending_.size(), export_time_s);
+}
+
+bool FlowLogWriter::reopen() {
+    if (!owns_fd_) return true;
+    const int fd = open_path();
+    if (fd < 0) return false;
+    ::close(fd_);
+    fd_ = fd;
+    return true;
+}
+
+}  // namespace ebpfix::output

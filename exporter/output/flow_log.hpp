@@ -1,0 +1,118 @@
+// The flow log: one line per flow record, in flowcap's text or JSON format plus ebpfix's
+// own fields at the end, so flowcap users' parsers keep working.
+//
+// flowcap (github.com/luk-kop/flowcap, main.go printFlow) writes
+//   text: "SRC:PORT -> DST:PORT proto=N packets=N bytes=N duration=D flags=0xNN"
+//         with D in Go's time.Duration notation ("0s", "250ms", "1.5s", "2m3s")
+//   JSON: encoding/json of a map, hence keys in byte order: bytes, dst_ip, dst_port,
+//         duration_ns, duration_sec, packets, protocol, src_ip, src_port, tcp_flags
+//         ("0x%02x" string), timestamp (export time, Unix seconds).
+// ebpfix appends (text) " direction=ingress ifname=eth0 vlan=N inner_vlan=N
+// end_reason=WORD" and (JSON) start_ms, end_ms, direction, ifname, vlan, inner_vlan,
+// tos, icmp_type, icmp_code, end_reason after flowcap's keys. IPv6 addresses are
+// bracketed in text ("[2001:db8::1]:443") so "ADDR:PORT" splits at the last colon.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "common/flow_types.hpp"
+
+namespace ebpfix::output {
+
+enum class LogFormat : std::uint8_t { text, json };
+
+class OutputError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// --- Pure formatting (no I/O, no clock).
+
+// "idle_timeout", "active_timeout", "end_of_flow", "forced_end", "lack_of_resources";
+// "unknown_N" for a value outside the enum.
+std::string end_reason_word(EndReason reason);
+// "ingress" / "egress".
+std::string direction_word(Direction direction);
+// The address of a key side as text: dotted IPv4 for ip_version 4, RFC 5952 IPv6 otherwise.
+std::string address_text(const std::array<std::uint8_t, 16>& addr, std::uint8_t ip_version);
+// Go's time.Duration.String() for a whole number of nanoseconds ("0s", "1.5ms", "2m0.5s").
+std::string go_duration(std::uint64_t ns);
+// A JSON string literal (with quotes): ", \ and control characters escaped, bytes that
+// are not valid UTF-8 replaced by U+FFFD (as Go does), U+2028/U+2029 escaped.
+std::string json_string(std::string_view raw);
+// Text-log form of a hostile name: printable ASCII except backslash and '=' kept, every
+// other byte as \xNN, so a line always splits on spaces; "-" for an empty name.
+std::string text_token(std::string_view raw);
+
+// One log line without the trailing newline. export_time_s is flowcap's "timestamp".
+std::string format_text(const FlowRecord& record, std::string_view ifname);
+std::string format_json(const FlowRecord& record, std::string_view ifname, std::int64_t export_time_s);
+
+// --- The writer.
+
+struct FlowLogOptions {
+    LogFormat format = LogFormat::text;
+    std::string path = "-";                 // "-" = stdout
+    std::uint32_t max_export_per_cycle = 0; // 0 = no limit; the rest waits, FIFO
+    // Guard against unbounded memory when the output is broken for a long time: beyond
+    // this many pending lines the oldest are discarded and counted in lines_dropped().
+    std::size_t max_pending = 1u << 20;
+};
+
+class FlowLogWriter {
+public:
+    // Opens the file (O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC, 0644). Throws OutputError
+    // "PATH: reason" when it cannot.
+    explicit FlowLogWriter(FlowLogOptions options);
+    ~FlowLogWriter();
+    FlowLogWriter(const FlowLogWriter&) = delete;
+    FlowLogWriter& operator=(const FlowLogWriter&) = delete;
+
+    // Queues one record (formatted when written, so "timestamp" is the write time).
+    void enqueue(const FlowRecord& record, std::string ifname);
+
+    // One drain cycle: writes at most max_export_per_cycle queued lines (all if 0), oldest
+    // first. A failed write is counted, its line stays at the front for the next cycle.
+    // Returns the number of lines written.
+    std::size_t write_cycle(std::int64_t export_time_s);
+    // Writes every queued line regardless of the limit (at stop). Returns lines written.
+    std::size_t flush_all(std::int64_t export_time_s);
+
+    // Closes and opens the path again (logrotate, SIGHUP). Stdout is left alone. On
+    // failure the old descriptor is kept and false is returned (last_error() says why).
+    bool reopen();
+
+    std::uint64_t lines_written() const noexcept { return lines_written_; }
+    std::uint64_t lines_pending() const noexcept { return pending_.size(); }
+    std::uint64_t write_errors() const noexcept { return write_errors_; }
+    std::uint64_t lines_dropped() const noexcept { return lines_dropped_; }
+    const std::string& last_error() const noexcept { return last_error_; }
+    const FlowLogOptions& options() const noexcept { return options_; }
+
+private:
+    struct Pending {
+        FlowRecord record;
+        std::string ifname;
+    };
+    std::size_t write_some(std::size_t limit, std::int64_t export_time_s);
+    int open_path() const;  // -1 and last_error_ set on failure
+
+    FlowLogOptions options_;
+    int fd_ = -1;
+    bool owns_fd_ = false;
+    std::deque<Pending> pending_;
+    std::uint64_t lines_written_ = 0;
+    std::uint64_t write_errors_ = 0;
+    std::uint64_t lines_dropped_ = 0;
+    mutable std::string last_error_;
+};
+
+// Writes all of buf to fd, retrying on EINTR and partial writes. Returns 0 or an errno.
+int write_fully(int fd, std::string_view buf) noexcept;
+
+}  // namespace ebpfix::output

@@ -1,0 +1,17 @@
+// Lets Boost.Test print the configuration enums in failure messages.
+#pragma once
+
+#include <ostream>
+
+#include "config/config.hpp"
+
+namespace ebpfix::config {
+inline std::ostream& operator<<(std::ostream& os, AttachModeSetting mode) { return os << to_string(mode); }
+inline std::ostream& operator<<(std::ostream& os, OutputFormat format) { return os << to_string(format); }
+}  // namespace ebpfix::config
+
+namespace ebpfix::ipfix {
+inline std::ostream& operator<<(std::ostream& os, Protocol protocol) {
+    return os << (protocol == Protocol::netflow9 ? "netflow9" : "ipfix");
+}
+}  // namespace ebpfix::ipfix

@@ -1,0 +1,394 @@
+"""End-to-end tests of the real ebpfix binary (CTest runs each scenario as its own test).
+
+  e2e_test.py --binary PATH SCENARIO
+
+Scenarios: export, refused_collector, interface_deleted, sighup, pcap, bad_config,
+privileges. Each builds its own namespaces and removes them (and every process it
+started) at exit, also on failure.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TRAFFIC = os.path.join(HERE, "traffic.py")
+PY = "/usr/bin/python3"  # Debian's, which has scapy
+
+
+def ours(key):
+    """The flows the test's own traffic makes (the namespaces also carry IPv6 MLD etc.)."""
+    src, dst, sport, dport, proto = key
+    if proto == 17:
+        return 5000 in (sport, dport)
+    if proto == 6:
+        return 5201 in (sport, dport)
+    if proto == 1:
+        return dport in (0x0800, 0x0000)
+    if proto == 58:
+        return dport in (0x8000, 0x8100)
+    return False
+
+
+def only_ours(flows, key_of=lambda k: k):
+    return {k: v for k, v in flows.items() if ours(key_of(k))}
+
+
+class Setup:
+    """Namespaces, a traffic server, collectors and ebpfix itself."""
+
+    def __init__(self, binary, tag):
+        self.binary = binary
+        self.procs = h.Processes()
+        self.net = h.VethPair(tag)
+        self.work = tempfile.mkdtemp(prefix=f"ebpfix-e2e-{tag}-")
+        self.server = None
+        self.ebpfix = None
+
+    def path(self, name):
+        return os.path.join(self.work, name)
+
+    def start_server(self):
+        out = open(self.path("server.out"), "w")
+        self.server = self.procs.start([PY, TRAFFIC, "serve", self.net.ip_b, self.net.ip6_b], netns=self.net.ns_b,
+                                       stdout=out, stderr=subprocess.STDOUT)
+        h.wait_for_text(self.path("server.out"), "serving")
+
+    def start_nfcapd(self, name, port):
+        d = self.path(name)
+        os.makedirs(d, exist_ok=True)
+        p = self.procs.start(["nfcapd", "-w", d, "-b", "127.0.0.1", "-p", str(port), "-t", "3600"],
+                             netns=self.net.ns_a, stdout=open(self.path(name + ".log"), "w"),
+                             stderr=subprocess.STDOUT)
+        time.sleep(0.3)
+        assert p.poll() is None, f"nfcapd {name} did not start: " + open(self.path(name + ".log")).read()
+        return p, d
+
+    def start_ebpfix(self, args):
+        self.ebpfix_err = self.path("ebpfix.err")
+        self.ebpfix = self.procs.start([self.binary] + args, netns=self.net.ns_a,
+                                       stdout=open(self.path("ebpfix.out"), "w"),
+                                       stderr=open(self.ebpfix_err, "w"))
+        h.wait_for_text(self.ebpfix_err, "attached to", timeout=20)
+        return self.ebpfix
+
+    def start_capture(self):
+        err = self.path("tcpdump.err")
+        p = self.procs.start(["tcpdump", "-i", self.net.dev_a, "-U", "-n", "-w", self.path("truth.pcap")],
+                             netns=self.net.ns_a, stderr=open(err, "w"))
+        h.wait_for_text(err, "listening on")
+        return p
+
+    def send(self, rounds, pings=5):
+        h.sh(f"ip netns exec {self.net.ns_a} {PY} {TRAFFIC} send {self.net.ip_b} {self.net.ip6_b} {rounds}")
+        h.sh(f"ip netns exec {self.net.ns_a} ping -q -c {pings} -i 0.05 {self.net.ip_b}")
+        h.sh(f"ip netns exec {self.net.ns_a} ping -6 -q -c {pings} -i 0.05 {self.net.ip6_b}")
+
+    def scrape(self, port):
+        code = ("import urllib.request,sys;"
+                f"sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:{port}/metrics',timeout=5).read().decode())")
+        return h.sh(f"ip netns exec {self.net.ns_a} {PY} -c \"{code}\"")
+
+    def stop_ebpfix(self):
+        rc = h.stop(self.ebpfix, signal.SIGTERM, timeout=30)
+        assert rc == 0, f"ebpfix exited {rc}: " + open(self.ebpfix_err).read()[-3000:]
+
+
+def metric_value(text, name, labels=None):
+    total = None
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        head, value = line.rsplit(" ", 1)
+        metric = head.split("{")[0]
+        if metric != name:
+            continue
+        if labels and not all(f'{k}="{v}"' in head for k, v in labels.items()):
+            continue
+        total = (total or 0) + float(value)
+    return total
+
+
+def scenario_export(binary):
+    h.require_tools("nfcapd", "nfdump", "tcpdump")
+    s = Setup(binary, "exp")
+    s.start_server()
+    p_ipfix, p_v9, p_metrics = 4739, 2055, 9464
+    n_ipfix, d_ipfix = s.start_nfcapd("ipfix", p_ipfix)
+    n_v9, d_v9 = s.start_nfcapd("v9", p_v9)
+    s.start_ebpfix([s.net.dev_a, "--ipfix", f"127.0.0.1:{p_ipfix}", "--netflow9", f"127.0.0.1:{p_v9}",
+                    "--log", "json", "--log-file", s.path("flows.json"), "--stats-file", s.path("stats.json"),
+                    "--stats-format", "json", "--drain-interval", "0.5", "--metrics-addr", f"127.0.0.1:{p_metrics}"])
+    cap = s.start_capture()
+    s.send(rounds=200)
+    time.sleep(1.5)
+    h.stop(cap, signal.SIGINT)
+    metrics_before_stop = s.scrape(p_metrics)
+    s.stop_ebpfix()
+    h.stop(n_ipfix)
+    h.stop(n_v9)
+
+    truth, _ = h.pcap_truth(s.path("truth.pcap"), h.VethPair.mac(s.net.ns_a, s.net.dev_a))
+    truth_ours = only_ours(truth, key_of=lambda k: k[1])
+    assert sum(v[0] for v in truth_ours.values()) > 800, "too little traffic captured"
+    log_flows, records = h.json_log_flows(s.path("flows.json"))
+    h.assert_equal_flows(truth_ours, only_ours(log_flows, key_of=lambda k: k[1]), "JSON log vs capture")
+
+    truth_u = only_ours(h.undirected(truth))
+    for name, d in (("IPFIX", d_ipfix), ("NetFlow v9", d_v9)):
+        got = h.nfdump_flows(d)
+        h.assert_equal_flows(truth_u, only_ours(got), f"nfdump {name} vs capture")
+        # Every flow of every kind (ours and the namespace's own IPv6 chatter) agrees too.
+        all_log = h.undirected(log_flows)
+        h.assert_equal_flows(all_log, got, f"nfdump {name} vs JSON log (all flows)")
+        fails = h.nfdump_sequence_failures(d)
+        assert fails == 0, f"nfdump {name}: {fails} sequence failures"
+
+    total_packets = sum(v[0] for v in log_flows.values())
+    total_bytes = sum(v[1] for v in log_flows.values())
+    stats_lines = [json.loads(line) for line in open(s.path("stats.json"))]
+    assert stats_lines, "no stats lines"
+    last = stats_lines[-1]
+    assert last["total_packets"] == total_packets, (last, total_packets)
+    assert last["total_bytes"] == total_bytes, (last, total_bytes)
+    # Metrics scraped before the stop cover what was drained by then: at most the total.
+    seen = metric_value(metrics_before_stop, "ebpfix_packets_total")
+    assert seen is not None and 0 < seen <= total_packets, (seen, total_packets)
+    for r in records:
+        assert r["packets"] > 0 and r["end_reason"] in ("idle_timeout", "active_timeout", "end_of_flow",
+                                                         "forced_end", "lack_of_resources"), r
+    print(f"export: {len(records)} records, {total_packets} packets, {total_bytes} bytes agree "
+          f"across capture, JSON log, nfdump (IPFIX and v9) and the stats file")
+
+
+def udp_totals(flows, family, direction=None):
+    """Packets and bytes of the UDP echo flows (port 5000) of one family in the JSON log."""
+    pk = by = 0
+    for (d, key), v in flows.items():
+        src, dst, sport, dport, proto = key
+        if proto != 17 or 5000 not in (sport, dport) or (":" in src) != (family == 6):
+            continue
+        if direction and d != direction:
+            continue
+        pk += v[0]
+        by += v[1]
+    return pk, by
+
+
+def send_udp_exact(s, rounds):
+    out = h.sh(f"ip netns exec {s.net.ns_a} {PY} {TRAFFIC} send-udp {s.net.ip_b} {s.net.ip6_b} {rounds}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def check_udp_exact(flows, sent_list, rounds_total):
+    for fam in (4, 6):
+        want_bytes = sum(x["udp_bytes_each_way"][str(fam)] for x in sent_list)
+        for direction in ("egress", "ingress"):
+            got = udp_totals(flows, fam, direction)
+            assert got == (rounds_total, want_bytes), \
+                f"IPv{fam} UDP {direction}: expected {(rounds_total, want_bytes)} got {got}"
+
+
+def scenario_refused_collector(binary):
+    h.require_tools("nfcapd", "nfdump")
+    s = Setup(binary, "ref")
+    s.start_server()
+    n_v9, d_v9 = s.start_nfcapd("v9", 2055)
+    # Nothing listens on 4739: every IPFIX datagram draws ICMP port unreachable.
+    s.start_ebpfix([s.net.dev_a, "--ipfix", "127.0.0.1:4739", "--netflow9", "127.0.0.1:2055", "--log", "json",
+                    "--log-file", s.path("flows.json"), "--drain-interval", "0.2", "--metrics-addr", "127.0.0.1:9464"])
+    sent = [send_udp_exact(s, 100)]
+    time.sleep(1.0)
+    sent.append(send_udp_exact(s, 100))
+    time.sleep(1.0)
+    metrics = s.scrape(9464)
+    s.stop_ebpfix()
+    h.stop(n_v9)
+    flows, _ = h.json_log_flows(s.path("flows.json"))
+    check_udp_exact(flows, sent, 200)
+    h.assert_equal_flows(h.undirected(flows), h.nfdump_flows(d_v9), "nfdump v9 vs JSON log with a refusing peer")
+    errors = metric_value(metrics, "ebpfix_collector_send_errors_total", {"collector": "127.0.0.1:4739"})
+    assert errors is not None and errors > 0, f"send errors to the refusing collector not counted: {errors}"
+    ok_errors = metric_value(metrics, "ebpfix_collector_send_errors_total", {"collector": "127.0.0.1:2055"})
+    assert ok_errors == 0, ok_errors
+    print(f"refused_collector: {int(errors)} send errors counted, the other collector got every flow")
+
+
+def scenario_interface_deleted(binary):
+    s = Setup(binary, "del")
+    s.start_server()
+    s.start_ebpfix([s.net.dev_a, "--log", "json", "--log-file", s.path("flows.json"), "--stats-file",
+                    s.path("stats.json"), "--stats-format", "json", "--drain-interval", "0.2"])
+    sent = [send_udp_exact(s, 50)]
+    # Load while the device goes away: a ping flood that the deletion cuts short.
+    flood = s.procs.start(["ping", "-f", "-c", "200000", s.net.ip_b], netns=s.net.ns_a)
+    time.sleep(0.5)
+    s.net.delete_link()
+    h.wait_for_text(s.ebpfix_err, "disappeared", timeout=10)
+    h.stop(flood, signal.SIGKILL)
+    assert s.ebpfix.poll() is None, "ebpfix died when its interface was deleted"
+    s.net.create_link()
+    h.wait_for_text(s.ebpfix_err, "attached again", timeout=10)
+    sent.append(send_udp_exact(s, 50))
+    time.sleep(0.6)
+    s.stop_ebpfix()
+    flows, records = h.json_log_flows(s.path("flows.json"))
+    check_udp_exact(flows, sent, 100)
+    ifnames = {r["ifname"] for r in records}
+    stats = [json.loads(line) for line in open(s.path("stats.json"))]
+    total = sum(v[0] for v in flows.values())
+    assert stats[-1]["total_packets"] == total, (stats[-1], total)
+    print(f"interface_deleted: re-attached, {total} packets exported, UDP exact, interfaces {sorted(ifnames)}")
+
+
+def write_config(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def scenario_sighup(binary):
+    h.require_tools("nfcapd", "nfdump", "tcpdump")
+    s = Setup(binary, "hup")
+    s.start_server()
+    n1, d1 = s.start_nfcapd("v9", 2055)
+    n2, d2 = s.start_nfcapd("ipfix", 4739)
+    conf = s.path("ebpfix.toml")
+    base = f"""
+interfaces = ["{s.net.dev_a}"]
+[flow]
+drain_interval = 0.2
+idle_timeout = 15
+[[collector]]
+protocol = "netflow9"
+address = "127.0.0.1:2055"
+[log]
+format = "json"
+file = "{s.path('flows.json')}"
+"""
+    write_config(conf, base)
+    s.start_ebpfix(["-c", conf])
+    cap = s.start_capture()
+    load = subprocess.Popen(["ip", "netns", "exec", s.net.ns_a, PY, TRAFFIC, "send", s.net.ip_b, s.net.ip6_b,
+                             "3000"], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    s.procs.procs.append(load)
+    time.sleep(0.3)
+    # 1: add an IPFIX collector and change timeouts under load.
+    write_config(conf, base.replace("idle_timeout = 15", "idle_timeout = 10") + """
+[[collector]]
+protocol = "ipfix"
+address = "127.0.0.1:4739"
+""")
+    os.kill(s.ebpfix.pid, signal.SIGHUP)
+    h.wait_for_text(s.ebpfix_err, "configuration reloaded")
+    # 2: a broken file is reported and the running configuration kept.
+    write_config(conf, base + "\nbogus_key = 1\n")
+    os.kill(s.ebpfix.pid, signal.SIGHUP)
+    h.wait_for_text(s.ebpfix_err, "keeping the old configuration")
+    assert f"{conf}:" in open(s.ebpfix_err).read(), "the reload error does not name the file"
+    assert load.wait(timeout=120) == 0, "traffic generator failed"
+    time.sleep(0.6)
+    h.stop(cap, signal.SIGINT)
+    s.stop_ebpfix()
+    h.stop(n1)
+    h.stop(n2)
+    truth, _ = h.pcap_truth(s.path("truth.pcap"), h.VethPair.mac(s.net.ns_a, s.net.dev_a))
+    flows, _ = h.json_log_flows(s.path("flows.json"))
+    h.assert_equal_flows(only_ours(truth, key_of=lambda k: k[1]), only_ours(flows, key_of=lambda k: k[1]),
+                         "JSON log vs capture across SIGHUPs")
+    # The v9 collector was there from start to end: it has every flow.
+    h.assert_equal_flows(h.undirected(flows), h.nfdump_flows(d1), "nfdump v9 vs JSON log across SIGHUPs")
+    got2 = h.nfdump_flows(d2)
+    assert sum(v[0] for v in got2.values()) > 0, "the collector added by SIGHUP got nothing"
+    print("sighup: reload under load lost no packet; a bad file kept the old configuration")
+
+
+def scenario_bad_config(binary):
+    work = tempfile.mkdtemp(prefix="ebpfix-e2e-cfg-")
+    cases = {
+        "unknown_key.toml": ("interfaces = [\"lo\"]\n[flow]\nidle_timeot = 15\n", ":3:"),
+        "wrong_type.toml": ("interfaces = [\"lo\"]\n[flow]\nmax_flows = \"many\"\n", ":3:"),
+        "range.toml": ("interfaces = [\"lo\"]\n[flow]\nidle_timeout = -1\n", ":3:"),
+        "syntax.toml": ("interfaces = [\"lo\"\n", ":1:"),
+    }
+    for name, (text, place) in cases.items():
+        path = os.path.join(work, name)
+        write_config(path, text)
+        r = subprocess.run([binary, "--check-config", path], capture_output=True, text=True)
+        assert r.returncode == 2, f"{name}: exit {r.returncode}: {r.stderr}"
+        assert f"{path}{place}" in r.stderr, f"{name}: error does not name {path}{place}: {r.stderr}"
+    example = os.path.join(os.path.dirname(os.path.dirname(HERE)), "etc", "ebpfix.toml")
+    r = subprocess.run([binary, "--check-config", example], capture_output=True, text=True)
+    assert r.returncode == 0, f"etc/ebpfix.toml does not validate: {r.stderr}"
+    r = subprocess.run([binary, "--no-such-option"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--help" in r.stderr, r.stderr
+    r = subprocess.run([binary, "ebpfix-nosuchdev0", "--log", "none", "--ipfix", "127.0.0.1:9"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "ebpfix-nosuchdev0" in r.stderr, r.stderr
+    r = subprocess.run([binary, "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "--pcap" in r.stdout
+    print(f"bad_config: {len(cases)} bad files rejected with file:line, the example validates")
+
+
+def scenario_privileges(binary):
+    s = Setup(binary, "priv")
+    s.start_server()
+    conf = s.path("ebpfix.toml")
+    write_config(conf, f"""
+interfaces = ["{s.net.dev_a}"]
+[flow]
+drain_interval = 0.2
+[log]
+format = "json"
+file = "{s.path('flows.json')}"
+[privileges]
+user = "nobody"
+""")
+    s.start_ebpfix(["-c", conf])
+    time.sleep(0.5)
+    status = open(f"/proc/{s.ebpfix.pid}/status").read()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    uid = fields["Uid"].split()
+    cap_eff = int(fields["CapEff"].strip(), 16)
+    cap_bnd = int(fields["CapBnd"].strip(), 16)
+    want = (1 << 39) | (1 << 12)  # CAP_BPF, CAP_NET_ADMIN
+    assert uid == ["65534"] * 4, f"uid not dropped: {uid}"
+    assert cap_eff == want and cap_bnd == want, f"CapEff {cap_eff:#x} CapBnd {cap_bnd:#x}"
+    sent = [send_udp_exact(s, 40)]
+    time.sleep(0.6)
+    s.stop_ebpfix()
+    flows, _ = h.json_log_flows(s.path("flows.json"))
+    check_udp_exact(flows, sent, 40)
+    print("privileges: running as nobody with CAP_BPF+CAP_NET_ADMIN only, still exporting exactly")
+
+
+SCENARIOS = {
+    "export": scenario_export,
+    "refused_collector": scenario_refused_collector,
+    "interface_deleted": scenario_interface_deleted,
+    "sighup": scenario_sighup,
+    "bad_config": scenario_bad_config,
+    "privileges": scenario_privileges,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--pcaps", default=None)
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    a = ap.parse_args()
+    h.require_root(f"e2e {a.scenario}")
+    SCENARIOS[a.scenario](a.binary)
+    print(f"e2e {a.scenario}: passed")
+
+
+if __name__ == "__main__":
+    main()
