@@ -225,7 +225,7 @@ def pcap_truth(path, my_mac):
 
 def nfdump_flows(flow_dir):
     """Per key: [packets, bytes] summed over every record nfdump decodes (all files)."""
-    out = sh(f"nfdump -R {flow_dir} -q -N -o 'fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%flg'")
+    out = sh(f"nfdump -R {flow_dir} -q -N -6 -o 'fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%flg'")
     flows = defaultdict(lambda: [0, 0, 0])
     for line in out.splitlines():
         if "|" not in line:
