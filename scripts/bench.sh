@@ -4,7 +4,7 @@
 # joined by a veth pair that this script creates and deletes; collectors listen on the
 # namespaces' loopback. kernel.bpf_stats_enabled is restored at exit.
 #   scripts/bench.sh [--quick] [--only kernel|encoder|daemon|rss|live|compare]
-# Environment: BUILD (default build-bench), REPEAT (default 3), LIVE_PPS (default
+# Environment: KEEP_WORK=1 keeps the work directory, QUIET_WAIT (s, default 60), BUILD (default build-bench), REPEAT (default 3), LIVE_PPS (default
 # 100000), LIVE_PACKETS (default 1000000), LIVE_FLOWS (default 65535).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +45,7 @@ cleanup() {
   ip netns del "$NS_A" 2>/dev/null || true
   ip netns del "$NS_B" 2>/dev/null || true
   sysctl -qw kernel.bpf_stats_enabled="$STATS_SYSCTL_OLD" || true
-  rm -rf "$WORK"
+  if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work files kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -53,10 +53,10 @@ trap cleanup EXIT
 forget() { local p=$1 i; for i in "${!PIDS[@]}"; do [ "${PIDS[$i]}" = "$p" ] && unset 'PIDS[i]'; done; true; }
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; forget "$1"; }
 
-# Waits (at most 120 s) for the 1-minute load average to drop below 1.
+# Waits (at most QUIET_WAIT s, default 60) for the 1-minute load average to drop below 1.
 quiet() {
   local i
-  for i in $(seq 1 24); do
+  for i in $(seq 1 $(( ${QUIET_WAIT:-60} / 5 ))); do
     awk '{exit !($1 < 1.0)}' /proc/loadavg && return 0
     sleep 5
   done
@@ -129,11 +129,14 @@ if want rss; then
   echo "== peak RSS of the real daemon, --pcap of N one-packet flows (GNU time max RSS)"
   for flows in 65536 262144; do
     make_pcap "$flows" "$WORK/flows-$flows.pcap"
+    # Kernel maps as large as the flows of one drain (the default 65536 would drop the rest).
+    printf '[flow]\nmap_entries = %d\nmax_flows = 262144\n' "$(( flows > 65536 ? flows : 65536 ))" >"$WORK/rss.toml"
     for r in $(seq 1 "$REPEAT"); do
+      rm -f "$WORK/log-$flows.json"
       /usr/bin/time -f "flows=$flows max_rss_kb=%M cpu_user_s=%U cpu_sys_s=%S wall_s=%e" \
-        "$EBPFIX" --pcap "$WORK/flows-$flows.pcap" --log json --log-file "$WORK/log-$flows.json" \
-        --max-flows 262144 2>&1 | grep '^flows='
-      echo "log lines: $(wc -l <"$WORK/log-$flows.json")"
+        "$EBPFIX" -c "$WORK/rss.toml" --pcap "$WORK/flows-$flows.pcap" --log json --log-file "$WORK/log-$flows.json" \
+        2>&1 | grep '^flows='
+      echo "log lines (= flows exported): $(wc -l <"$WORK/log-$flows.json")"
     done
   done
 fi
@@ -172,6 +175,8 @@ s.bind(('192.0.2.2',9)); time.sleep(100000)" &
 rx_packets() { ip netns exec "$NS_B" cat /sys/class/net/vb/statistics/rx_packets; }
 # Busy jiffies of the whole system (all but idle and iowait).
 busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+# utime + stime of one process, in clock ticks.
+proc_jiffies() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 send_traffic() {
   ip netns exec "$NS_A" trafgen --dev va --conf "$WORK/traffic.cfg" -n "$LIVE_PACKETS" -b "${LIVE_PPS}pps" \
     -P 1 -q -C >/dev/null 2>&1
@@ -184,17 +189,21 @@ if want live; then
   sysctl -qw kernel.bpf_stats_enabled=1
   for r in $(seq 1 "$REPEAT"); do
     quiet
+    before=$(bpftool prog show -j | python3 -c "import json,sys; print(' '.join(str(p['id']) for p in json.load(sys.stdin)))")
     ip netns exec "$NS_B" "$EBPFIX" -i vb --log none --ipfix 127.0.0.1:9 >"$WORK/live.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     sleep 2
     send_traffic
+    # Debian's bpftool 7.1 does not list tcx links nor owner pids: the daemon's programs
+    # are the ebpfix_* programs loaded after it started (ids not in $before).
     bpftool prog show -j | python3 -c "import json,sys
-pid=$pid
+before=set(int(x) for x in '$before'.split())
 for p in json.load(sys.stdin):
-    if any(x.get('pid')==pid for x in p.get('pids',[])) and p.get('run_cnt',0)>0:
-        print('run %s prog %s (%s): run_cnt %d run_time_ns %d = %.1f ns/run' % ('$r', p.get('name'), p['type'],
-              p['run_cnt'], p['run_time_ns'], p['run_time_ns']/p['run_cnt']))"
+    if p['id'] in before or not p.get('name','').startswith('ebpfix_'): continue
+    n=p.get('run_cnt',0)
+    if n: print('run $r prog %s (id %d): run_cnt %d run_time_ns %d = %.1f ns/run' % (p['name'], p['id'], n,
+                p['run_time_ns'], p['run_time_ns']/n))"
     stop "$pid"
   done
   sysctl -qw kernel.bpf_stats_enabled="$STATS_SYSCTL_OLD"
@@ -205,7 +214,7 @@ phase() {
   local name=$1 port=$2
   shift 2
   rm -rf "$WORK/nf-$name"; mkdir -p "$WORK/nf-$name"
-  ip netns exec "$NS_B" nfcapd -w "$WORK/nf-$name" -b 127.0.0.1 -p "$port" -t 3600 >"$WORK/nfcapd-$name.log" 2>&1 &
+  ip netns exec "$NS_B" nfcapd -w "$WORK/nf-$name" -b 127.0.0.1 -p "$port" -t 3600 -B 33554432 >"$WORK/nfcapd-$name.log" 2>&1 &
   local cap=$!
   PIDS+=("$cap")
   local exp=""
@@ -215,12 +224,23 @@ phase() {
     PIDS+=("$exp")
   fi
   sleep 2
-  local rx0 b0 b1 rx1 t0 t1
+  local rx0 b0 b1 rx1 t0 t1 c0=0 c1=0
   rx0=$(rx_packets); b0=$(busy_jiffies); t0=$(date +%s.%N)
+  [ -n "$exp" ] && c0=$(proc_jiffies "$exp")
   send_traffic
   sleep 1  # the exporter's last drain / pcap buffer
   b1=$(busy_jiffies); rx1=$(rx_packets); t1=$(date +%s.%N)
-  [ -n "$exp" ] && stop "$exp"
+  [ -n "$exp" ] && c1=$(proc_jiffies "$exp")
+  if [ "$name" = softflowd ]; then
+    # SIGTERM makes softflowd 1.1.0 exit without exporting; "shutdown" exports first.
+    ip netns exec "$NS_B" softflowctl -c "$WORK/softflowd.ctl" statistics | grep -E 'processed|libpcap' | sed 's/^/  softflowd: /'
+    ip netns exec "$NS_B" softflowctl -c "$WORK/softflowd.ctl" shutdown >/dev/null
+    local i
+    for i in $(seq 1 50); do kill -0 "$exp" 2>/dev/null || break; sleep 0.2; done
+    stop "$exp"
+  elif [ -n "$exp" ]; then
+    stop "$exp"
+  fi
   sleep 1
   stop "$cap"
   local seen=$((rx1 - rx0))
@@ -230,7 +250,7 @@ phase() {
   local summary
   summary=$(nfdump -R "$WORK/nf-$name" -q -N -o "fmt:%pkt %byt" 2>/dev/null |
     awk 'NF==2 {n++; p+=$1; b+=$2} END{print n+0, p+0, b+0}')
-  echo "$name: rx_packets $seen busy_cpu_ms $(( (b1 - b0) * 1000 / hz )) wall_s $(echo "$t1 - $t0" | bc) nfdump records/packets/bytes $summary"
+  echo "$name: rx_packets $seen busy_cpu_ms $(( (b1 - b0) * 1000 / hz )) exporter_process_cpu_ms $(( (c1 - c0) * 1000 / hz )) wall_s $(echo "$t1 - $t0" | bc) nfdump records/packets/bytes $summary"
 }
 
 if want compare; then

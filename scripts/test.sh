@@ -2,6 +2,7 @@
 # Sets up a Debian 12 machine and runs the whole ebpfix test suite, twice: a normal
 # build and an ASan+UBSan build. Run as root: the kernel, netns and collector tests
 # need it (as a non-root developer they report SKIPPED; under CI=true they fail).
+# Between the two builds it also builds the .deb and installs and purges it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,5 +18,7 @@ run_suite() {
 
 echo "=== build and test: release"
 run_suite build
+echo "=== Debian package: build, install, check, purge"
+bash scripts/package-test.sh build
 echo "=== build and test: ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_suite build-asan -DEBPFIX_SANITIZE=ON
