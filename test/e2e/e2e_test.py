@@ -204,11 +204,13 @@ def scenario_refused_collector(binary):
     n_v9, d_v9 = s.start_nfcapd("v9", 2055)
     # Nothing listens on 4739: every IPFIX datagram draws ICMP port unreachable.
     s.start_ebpfix([s.net.dev_a, "--ipfix", "127.0.0.1:4739", "--netflow9", "127.0.0.1:2055", "--log", "json",
-                    "--log-file", s.path("flows.json"), "--drain-interval", "0.2", "--metrics-addr", "127.0.0.1:9464"])
+                    "--log-file", s.path("flows.json"), "--drain-interval", "0.2", "--idle-timeout", "1",
+                    "--active-timeout", "1", "--metrics-addr", "127.0.0.1:9464"])
+    # Short timeouts: records go out (and are refused) while ebpfix runs, not only at stop.
     sent = [send_udp_exact(s, 100)]
-    time.sleep(1.0)
+    time.sleep(1.5)
     sent.append(send_udp_exact(s, 100))
-    time.sleep(1.0)
+    time.sleep(1.5)
     metrics = s.scrape(9464)
     s.stop_ebpfix()
     h.stop(n_v9)
@@ -255,7 +257,7 @@ def write_config(path, text):
 
 
 def scenario_sighup(binary):
-    h.require_tools("nfcapd", "nfdump", "tcpdump")
+    h.require_tools("nfcapd", "nfdump")
     s = Setup(binary, "hup")
     s.start_server()
     n1, d1 = s.start_nfcapd("v9", 2055)
@@ -275,7 +277,6 @@ file = "{s.path('flows.json')}"
 """
     write_config(conf, base)
     s.start_ebpfix(["-c", conf])
-    cap = s.start_capture()
     load = subprocess.Popen(["ip", "netns", "exec", s.net.ns_a, PY, TRAFFIC, "send", s.net.ip_b, s.net.ip6_b,
                              "3000"], stdout=subprocess.PIPE, text=True, start_new_session=True)
     s.procs.procs.append(load)
@@ -293,16 +294,17 @@ address = "127.0.0.1:4739"
     os.kill(s.ebpfix.pid, signal.SIGHUP)
     h.wait_for_text(s.ebpfix_err, "keeping the old configuration")
     assert f"{conf}:" in open(s.ebpfix_err).read(), "the reload error does not name the file"
-    assert load.wait(timeout=120) == 0, "traffic generator failed"
+    out, _ = load.communicate(timeout=120)
+    assert load.returncode == 0, "traffic generator failed"
+    sent = json.loads(out.strip().splitlines()[-1])
     time.sleep(0.6)
-    h.stop(cap, signal.SIGINT)
     s.stop_ebpfix()
     h.stop(n1)
     h.stop(n2)
-    truth, _ = h.pcap_truth(s.path("truth.pcap"), h.VethPair.mac(s.net.ns_a, s.net.dev_a))
     flows, _ = h.json_log_flows(s.path("flows.json"))
-    h.assert_equal_flows(only_ours(truth, key_of=lambda k: k[1]), only_ours(flows, key_of=lambda k: k[1]),
-                         "JSON log vs capture across SIGHUPs")
+    # The UDP echo is exact by construction (a capture drops packets at this rate; the
+    # hook does not): every datagram each way, across both reloads.
+    check_udp_exact(flows, [sent], 3000)
     # The v9 collector was there from start to end: it has every flow.
     h.assert_equal_flows(h.undirected(flows), h.nfdump_flows(d1), "nfdump v9 vs JSON log across SIGHUPs")
     got2 = h.nfdump_flows(d2)
