@@ -17,6 +17,7 @@ void InterfaceHooks::attach(Hooked& h, unsigned ifindex) {
     auto ingress = std::make_unique<bpf::HookAttachment>(program_.program_fd(Direction::ingress, layer), ifindex,
                                                          Direction::ingress, mode_);
     h.ifindex = ifindex;
+    remember(ifindex, h.name);
     h.egress = std::move(egress);
     h.ingress = std::move(ingress);
 }
@@ -103,6 +104,7 @@ std::vector<InterfaceHooks::Status> InterfaceHooks::status() const {
 std::string InterfaceHooks::name_of(unsigned ifindex) const {
     for (const Hooked& h : hooked_)
         if (h.ifindex == ifindex) return h.name;
+    if (auto it = names_seen_.find(ifindex); it != names_seen_.end()) return it->second;
     char buf[IF_NAMESIZE] = {};
     if (if_indextoname(ifindex, buf) != nullptr) return buf;
     return "if" + std::to_string(ifindex);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,11 +52,14 @@ private:
         std::unique_ptr<bpf::HookAttachment> egress;
     };
     void attach(Hooked& h, unsigned ifindex);
+    void remember(unsigned ifindex, const std::string& name) { names_seen_[ifindex] = name; }
 
     const bpf::FlowProgram& program_;
     bpf::AttachMode mode_;
     Logger log_;
     std::vector<Hooked> hooked_;
+    // Every ifindex we ever attached to: records of a device that is gone still get its name.
+    std::map<unsigned, std::string> names_seen_;
 };
 
 }  // namespace ebpfix::daemon
