@@ -271,40 +271,10 @@ std::string format_json(const FlowRecord& r, std::string_view ifname, std::int64
     return out;
 }
 
-int write_fully(int fd, std::string_view buf) noexcept {
-    while (!buf.empty()) {
-        const ssize_t n = ::write(fd, buf.data(), buf.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        if (n == 0) return EIO;
-        buf.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return 0;
-}
+FlowLogWriter::FlowLogWriter(FlowLogOptions options)
+    : options_(std::move(options)), file_(options_.path, "flow log: empty path (use \"-\" for stdout)") {}
 
-FlowLogWriter::FlowLogWriter(FlowLogOptions options) : options_(std::move(options)) {
-    if (options_.path.empty()) throw OutputError("flow log: empty path (use \"-\" for stdout)");
-    if (options_.path == "-") {
-        fd_ = STDOUT_FILENO;
-        owns_fd_ = false;
-        return;
-    }
-    fd_ = open_path();
-    if (fd_ < 0) throw OutputError(last_error_);
-    owns_fd_ = true;
-}
-
-FlowLogWriter::~FlowLogWriter() {
-    if (owns_fd_ && fd_ >= 0) ::close(fd_);
-}
-
-int FlowLogWriter::open_path() const {
-    const int fd = ::open(options_.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) last_error_ = options_.path + ": " + std::strerror(errno);
-    return fd;
-}
+FlowLogWriter::~FlowLogWriter() = default;
 
 void FlowLogWriter::enqueue(const FlowRecord& record, std::string ifname) {
     if (options_.max_pending > 0 && pending_.size() >= options_.max_pending) {
@@ -321,10 +291,9 @@ std::size_t FlowLogWriter::write_some(std::size_t limit, std::int64_t export_tim
         std::string line = options_.format == LogFormat::json ? format_json(next.record, next.ifname, export_time_s)
                                                               : format_text(next.record, next.ifname);
         line += '\n';
-        if (const int err = write_fully(fd_, line); err != 0) {
+        if (file_.append(line) != 0) {
             // Keep the line for the next cycle; a broken output must not lose records.
             ++write_errors_;
-            last_error_ = (options_.path == "-" ? std::string("stdout") : options_.path) + ": " + std::strerror(err);
             break;
         }
         pending_.pop_front();
@@ -343,13 +312,6 @@ std::size_t FlowLogWriter::flush_all(std::int64_t export_time_s) {
     return write_some(pending_.size(), export_time_s);
 }
 
-bool FlowLogWriter::reopen() {
-    if (!owns_fd_) return true;
-    const int fd = open_path();
-    if (fd < 0) return false;
-    ::close(fd_);
-    fd_ = fd;
-    return true;
-}
+bool FlowLogWriter::reopen() { return file_.reopen(); }
 
 }  // namespace ebpfix::output

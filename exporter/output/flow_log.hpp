@@ -21,15 +21,12 @@
 #include <string_view>
 
 #include "common/flow_types.hpp"
+#include "output/append_file.hpp"
 
 namespace ebpfix::output {
 
 enum class LogFormat : std::uint8_t { text, json };
 
-class OutputError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
 
 // --- Pure formatting (no I/O, no clock).
 
@@ -91,7 +88,7 @@ public:
     std::uint64_t lines_pending() const noexcept { return pending_.size(); }
     std::uint64_t write_errors() const noexcept { return write_errors_; }
     std::uint64_t lines_dropped() const noexcept { return lines_dropped_; }
-    const std::string& last_error() const noexcept { return last_error_; }
+    const std::string& last_error() const noexcept { return file_.last_error(); }
     const FlowLogOptions& options() const noexcept { return options_; }
 
 private:
@@ -100,19 +97,13 @@ private:
         std::string ifname;
     };
     std::size_t write_some(std::size_t limit, std::int64_t export_time_s);
-    int open_path() const;  // -1 and last_error_ set on failure
 
     FlowLogOptions options_;
-    int fd_ = -1;
-    bool owns_fd_ = false;
+    AppendFile file_;
     std::deque<Pending> pending_;
     std::uint64_t lines_written_ = 0;
     std::uint64_t write_errors_ = 0;
     std::uint64_t lines_dropped_ = 0;
-    mutable std::string last_error_;
 };
-
-// Writes all of buf to fd, retrying on EINTR and partial writes. Returns 0 or an errno.
-int write_fully(int fd, std::string_view buf) noexcept;
 
 }  // namespace ebpfix::output

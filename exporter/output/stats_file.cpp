@@ -76,48 +76,23 @@ std::string format_stats_json(const CycleStats& s) {
     return out;
 }
 
-StatsFileWriter::StatsFileWriter(std::string path, LogFormat format) : path_(std::move(path)), format_(format) {
-    if (path_.empty()) throw OutputError("stats file: empty path");
-    if (path_ == "-") {
-        fd_ = STDOUT_FILENO;
-        return;
-    }
-    fd_ = open_path();
-    if (fd_ < 0) throw OutputError(last_error_);
-    owns_fd_ = true;
-}
+StatsFileWriter::StatsFileWriter(std::string path, LogFormat format)
+    : format_(format), file_(std::move(path), "stats file: empty path") {}
 
-StatsFileWriter::~StatsFileWriter() {
-    if (owns_fd_ && fd_ >= 0) ::close(fd_);
-}
-
-int StatsFileWriter::open_path() {
-    const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) last_error_ = path_ + ": " + std::strerror(errno);
-    return fd;
-}
+StatsFileWriter::~StatsFileWriter() = default;
 
 bool StatsFileWriter::write(const CycleStats& stats) {
     std::string line = format_ == LogFormat::json ? format_stats_json(stats) : format_stats_text(stats);
     line += '\n';
-    int err = write_fully(fd_, line);
-    if (err == 0 && owns_fd_ && ::fsync(fd_) != 0) err = errno;
-    if (err != 0) {
+    // fsync'd: a cycle that was reported survives a crash (stdout is not synced).
+    if (file_.append(line, /*sync=*/true) != 0) {
         ++write_errors_;
-        last_error_ = (owns_fd_ ? path_ : std::string("stdout")) + ": " + std::strerror(err);
         return false;
     }
     ++lines_written_;
     return true;
 }
 
-bool StatsFileWriter::reopen() {
-    if (!owns_fd_) return true;
-    const int fd = open_path();
-    if (fd < 0) return false;
-    ::close(fd_);
-    fd_ = fd;
-    return true;
-}
+bool StatsFileWriter::reopen() { return file_.reopen(); }
 
 }  // namespace ebpfix::output

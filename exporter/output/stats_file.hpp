@@ -66,18 +66,13 @@ public:
 
     std::uint64_t lines_written() const noexcept { return lines_written_; }
     std::uint64_t write_errors() const noexcept { return write_errors_; }
-    const std::string& last_error() const noexcept { return last_error_; }
+    const std::string& last_error() const noexcept { return file_.last_error(); }
 
 private:
-    int open_path();
-
-    std::string path_;
     LogFormat format_;
-    int fd_ = -1;
-    bool owns_fd_ = false;
+    AppendFile file_;
     std::uint64_t lines_written_ = 0;
     std::uint64_t write_errors_ = 0;
-    std::string last_error_;
 };
 
 }  // namespace ebpfix::output
