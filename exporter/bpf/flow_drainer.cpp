@@ -81,6 +81,10 @@ ebpfix_counters read_counters(const FlowProgram& program) {
 FlowDrainer::FlowDrainer(const FlowProgram& program) : program_(program) {}
 
 DrainStats FlowDrainer::drain(std::vector<DrainedFlow>& out) {
+    return drain([&out](std::span<const DrainedFlow> flows) { out.insert(out.end(), flows.begin(), flows.end()); });
+}
+
+DrainStats FlowDrainer::drain(const BatchSink& sink) {
     DrainStats stats;
     const int retired = active_;
     const int next = 1 - active_;
@@ -104,14 +108,14 @@ DrainStats FlowDrainer::drain(std::vector<DrainedFlow>& out) {
     stats.flip_ns = elapsed_ns(flip_start);
 
     auto drain_start = std::chrono::steady_clock::now();
-    drain_map<ebpfix_key4>(program_.flows4_fd(retired), out, stats);
-    drain_map<ebpfix_key6>(program_.flows6_fd(retired), out, stats);
+    drain_map<ebpfix_key4>(program_.flows4_fd(retired), sink, stats);
+    drain_map<ebpfix_key6>(program_.flows6_fd(retired), sink, stats);
     stats.drain_ns = elapsed_ns(drain_start);
     return stats;
 }
 
 template <typename Key>
-void FlowDrainer::drain_map(int map_fd, std::vector<DrainedFlow>& out, DrainStats& stats) {
+void FlowDrainer::drain_map(int map_fd, const BatchSink& sink, DrainStats& stats) {
     // For hash maps the batch cursor is a bucket index; 8 bytes is room enough.
     alignas(8) std::uint8_t in_token[8] = {};
     alignas(8) std::uint8_t out_token[8] = {};
@@ -131,15 +135,17 @@ void FlowDrainer::drain_map(int map_fd, std::vector<DrainedFlow>& out, DrainStat
             }
             throw BpfError("draining a flow map", err);
         }
+        batch_flows_.clear();
         for (std::uint32_t i = 0; i < count; ++i) {
             Key k;
             std::memcpy(&k, keys_.data() + std::size_t(i) * sizeof(Key), sizeof(Key));
             const ebpfix_flow_value& v = values_[i];
-            out.push_back(DrainedFlow{widen_key(k), v});
+            batch_flows_.push_back(DrainedFlow{widen_key(k), v});
             stats.flows += 1;
             stats.packets += v.packets;
             stats.bytes += v.bytes;
         }
+        if (!batch_flows_.empty()) sink(batch_flows_);
         if (err == ENOENT) return;  // the whole map has been read and emptied
         std::memcpy(in_token, out_token, sizeof(in_token));
         first = false;

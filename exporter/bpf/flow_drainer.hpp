@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <vector>
 
 #include "bpf/flow_program.hpp"
@@ -35,20 +37,26 @@ class FlowDrainer {
 public:
     explicit FlowDrainer(const FlowProgram& program);
 
-    // Appends every flow counted since the previous drain to out. Throws BpfError.
+    // Hands every flow counted since the previous drain to `sink`, one kernel batch
+    // (at most a few thousand flows) at a time, so that the daemon never holds a whole
+    // map's worth of copies. Throws BpfError.
+    using BatchSink = std::function<void(std::span<const DrainedFlow>)>;
+    DrainStats drain(const BatchSink& sink);
+    // The same, appending every flow to out.
     DrainStats drain(std::vector<DrainedFlow>& out);
 
     int active_generation() const noexcept { return active_; }
 
 private:
     template <typename Key>
-    void drain_map(int map_fd, std::vector<DrainedFlow>& out, DrainStats& stats);
+    void drain_map(int map_fd, const BatchSink& sink, DrainStats& stats);
 
     const FlowProgram& program_;
     int active_ = 0;
     std::uint32_t batch_ = 4096;
     std::vector<std::uint8_t> keys_;
     std::vector<ebpfix_flow_value> values_;
+    std::vector<DrainedFlow> batch_flows_;
 };
 
 }  // namespace ebpfix::bpf

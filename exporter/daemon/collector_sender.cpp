@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -45,37 +47,55 @@ void CollectorSender::lost(std::uint64_t records, std::uint64_t packets, std::ui
     counters_.octets_not_sent += octets;
 }
 
-bool CollectorSender::try_send(gsl::span<const std::uint8_t> message, std::uint64_t records,
-                               std::uint64_t packets, std::uint64_t octets) {
-    // A refused datagram leaves the error on the socket; the next send reports it. Try
-    // twice so that one stale error does not cost the current message.
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        const ssize_t n = ::send(socket_.native_handle(), message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n >= 0) {
-            counters_.messages_sent += 1;
-            counters_.bytes_sent += static_cast<std::uint64_t>(n);
-            counters_.records_sent += records;
-            return true;
+void CollectorSender::send_queued() {
+    std::array<mmsghdr, burst> headers;
+    std::array<iovec, burst> iovs;
+    while (!queue_.empty()) {
+        const std::size_t n = std::min(queue_.size(), burst);
+        for (std::size_t i = 0; i < n; ++i) {
+            iovs[i] = iovec{queue_[i].bytes.data(), queue_[i].bytes.size()};
+            headers[i] = mmsghdr{};
+            headers[i].msg_hdr.msg_iov = &iovs[i];
+            headers[i].msg_hdr.msg_iovlen = 1;
         }
+        const int sent = ::sendmmsg(socket_.native_handle(), headers.data(), static_cast<unsigned>(n),
+                                    MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent > 0) {
+            for (int i = 0; i < sent; ++i) {
+                const Pending& p = queue_.front();
+                counters_.messages_sent += 1;
+                counters_.bytes_sent += headers[std::size_t(i)].msg_len;
+                counters_.records_sent += p.records;
+                queued_bytes_ -= p.bytes.size();
+                queue_.pop_front();
+            }
+            retried_front_ = false;
+            continue;
+        }
+        // Nothing was sent: the error belongs to the front message.
         const int err = errno;
-        if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return false;
+        if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return;
         if (err == EINTR) continue;
         counters_.send_errors += 1;
         if (counters_.send_errors == 1 || counters_.send_errors % 1000 == 0)
             log_warning("collector " + name_ + ": send failed: " + std::string(std::strerror(err)) + " (" +
                         std::to_string(counters_.send_errors) + " errors so far)");
-        if (err != ECONNREFUSED || attempt == 1) {
-            lost(records, packets, octets);
-            return true;  // handled: counted as lost
+        // A refused datagram leaves the error on the socket and the next send reports it.
+        // Try the front message once more so that one stale error does not cost it.
+        if (err == ECONNREFUSED && !retried_front_) {
+            retried_front_ = true;
+            continue;
         }
+        const Pending& p = queue_.front();
+        lost(p.records, p.packets, p.octets);
+        queued_bytes_ -= p.bytes.size();
+        queue_.pop_front();
+        retried_front_ = false;
     }
-    lost(records, packets, octets);
-    return true;
 }
 
 void CollectorSender::send(gsl::span<const std::uint8_t> message, std::uint64_t records, std::uint64_t packets,
                            std::uint64_t octets) {
-    if (queue_.empty() && try_send(message, records, packets, octets)) return;
     if (queued_bytes_ + message.size() > max_queue_bytes_) {
         counters_.queue_drops += 1;
         lost(records, packets, octets);
@@ -86,7 +106,13 @@ void CollectorSender::send(gsl::span<const std::uint8_t> message, std::uint64_t 
     }
     queue_.push_back(Pending{{message.begin(), message.end()}, records, packets, octets});
     queued_bytes_ += message.size();
-    wait_writable();
+    if (queue_.size() >= burst) flush();
+}
+
+void CollectorSender::flush() {
+    if (waiting_) return;  // the writable handler sends the queue
+    send_queued();
+    if (!queue_.empty()) wait_writable();
 }
 
 void CollectorSender::wait_writable() {
@@ -96,15 +122,7 @@ void CollectorSender::wait_writable() {
         // Aborted: the sender is being destroyed; do not touch it.
         if (ec == asio::error::operation_aborted) return;
         waiting_ = false;
-        while (!queue_.empty()) {
-            Pending& p = queue_.front();
-            if (!try_send(gsl::span<const std::uint8_t>(p.bytes.data(), p.bytes.size()), p.records, p.packets,
-                          p.octets))
-                break;
-            queued_bytes_ -= p.bytes.size();
-            queue_.pop_front();
-        }
-        if (!queue_.empty()) wait_writable();
+        flush();
     });
 }
 

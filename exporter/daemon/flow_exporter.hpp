@@ -107,7 +107,6 @@ private:
     ebpfix_counters kernel_at_last_stats_{};
     std::uint64_t send_failures_at_last_stats_ = 0;
     std::vector<InterfaceCount> if_counts_;
-    std::vector<bpf::DrainedFlow> drained_;
     std::vector<flow::FlowDelta> deltas_;
     std::vector<FlowRecord> records_;
     std::uint64_t last_options_ms_ = 0;

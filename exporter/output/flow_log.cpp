@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <charconv>
 #include <cstring>
@@ -284,28 +285,58 @@ void FlowLogWriter::enqueue(const FlowRecord& record, std::string ifname) {
     pending_.push_back(Pending{record, std::move(ifname)});
 }
 
+void FlowLogWriter::append_line(const FlowRecord& record, std::string_view ifname, std::int64_t export_time_s) {
+    block_ += options_.format == LogFormat::json ? format_json(record, ifname, export_time_s)
+                                                 : format_text(record, ifname);
+    block_ += '\n';
+}
+
+bool FlowLogWriter::write_block() {
+    const bool ok = file_.append(block_) == 0;
+    if (!ok) ++write_errors_;
+    block_.clear();
+    return ok;
+}
+
 std::size_t FlowLogWriter::write_some(std::size_t limit, std::int64_t export_time_s) {
     std::size_t written = 0;
     while (written < limit && !pending_.empty()) {
-        const Pending& next = pending_.front();
-        std::string line = options_.format == LogFormat::json ? format_json(next.record, next.ifname, export_time_s)
-                                                              : format_text(next.record, next.ifname);
-        line += '\n';
-        if (file_.append(line) != 0) {
-            // Keep the line for the next cycle; a broken output must not lose records.
-            ++write_errors_;
-            break;
+        std::size_t lines = 0;
+        while (written + lines < limit && lines < pending_.size() && block_.size() < block_bytes) {
+            append_line(pending_[lines].record, pending_[lines].ifname, export_time_s);
+            ++lines;
         }
-        pending_.pop_front();
-        ++written;
-        ++lines_written_;
+        // A failed block keeps its lines at the front for the next cycle.
+        if (!write_block()) break;
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(lines));
+        written += lines;
+        lines_written_ += lines;
     }
     return written;
 }
 
-std::size_t FlowLogWriter::write_cycle(std::int64_t export_time_s) {
-    const std::size_t limit = options_.max_export_per_cycle == 0 ? pending_.size() : options_.max_export_per_cycle;
-    return write_some(limit, export_time_s);
+std::size_t FlowLogWriter::write_cycle(std::span<const FlowRecord> records, const IfName& ifname,
+                                       std::int64_t export_time_s) {
+    const std::size_t limit = options_.max_export_per_cycle == 0 ? SIZE_MAX : options_.max_export_per_cycle;
+    std::size_t written = write_some(limit, export_time_s);
+    std::size_t next = 0;  // records before it are written
+    // Older lines still waiting (limit reached or a failed write) go first: queue these.
+    if (pending_.empty()) {
+        while (next < records.size() && written < limit) {
+            std::size_t lines = 0;
+            while (next + lines < records.size() && written + lines < limit && block_.size() < block_bytes) {
+                const FlowRecord& r = records[next + lines];
+                append_line(r, ifname(r.key.ifindex), export_time_s);
+                ++lines;
+            }
+            if (!write_block()) break;
+            next += lines;
+            written += lines;
+            lines_written_ += lines;
+        }
+    }
+    for (; next < records.size(); ++next) enqueue(records[next], ifname(records[next].key.ifindex));
+    return written;
 }
 
 std::size_t FlowLogWriter::flush_all(std::int64_t export_time_s) {

@@ -16,6 +16,8 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -70,13 +72,21 @@ public:
     FlowLogWriter(const FlowLogWriter&) = delete;
     FlowLogWriter& operator=(const FlowLogWriter&) = delete;
 
+    using IfName = std::function<std::string(std::uint32_t ifindex)>;
+
     // Queues one record (formatted when written, so "timestamp" is the write time).
     void enqueue(const FlowRecord& record, std::string ifname);
 
-    // One drain cycle: writes at most max_export_per_cycle queued lines (all if 0), oldest
-    // first. A failed write is counted, its line stays at the front for the next cycle.
-    // Returns the number of lines written.
-    std::size_t write_cycle(std::int64_t export_time_s);
+    // One drain cycle: writes at most max_export_per_cycle lines (all if 0), oldest
+    // first: the queued ones, then `records` (named with ifname). Lines go out in blocks
+    // of whole lines (up to block_bytes, one write each); a block whose write fails is
+    // counted in write_errors() and its lines stay queued, in order, for the next cycle,
+    // as do the lines over the limit. Records written at once are never copied into the
+    // queue. Returns the number of lines written.
+    std::size_t write_cycle(std::span<const FlowRecord> records, const IfName& ifname, std::int64_t export_time_s);
+    std::size_t write_cycle(std::int64_t export_time_s) { return write_cycle({}, nullptr, export_time_s); }
+
+    static constexpr std::size_t block_bytes = 64 * 1024;
     // Writes every queued line regardless of the limit (at stop). Returns lines written.
     std::size_t flush_all(std::int64_t export_time_s);
 
@@ -97,10 +107,14 @@ private:
         std::string ifname;
     };
     std::size_t write_some(std::size_t limit, std::int64_t export_time_s);
+    void append_line(const FlowRecord& record, std::string_view ifname, std::int64_t export_time_s);
+    // Writes block_ (whole lines); false, counted, when the write failed.
+    bool write_block();
 
     FlowLogOptions options_;
     AppendFile file_;
     std::deque<Pending> pending_;
+    std::string block_;
     std::uint64_t lines_written_ = 0;
     std::uint64_t write_errors_ = 0;
     std::uint64_t lines_dropped_ = 0;
