@@ -205,6 +205,15 @@ for p in json.load(sys.stdin):
     if n: print('run $r prog %s (id %d): run_cnt %d run_time_ns %d = %.1f ns/run' % (p['name'], p['id'], n,
                 p['run_time_ns'], p['run_time_ns']/n))"
     stop "$pid"
+    # The floor on the same traffic: the bare 16-byte LRU counter of bpf/bench_reference.bpf.c.
+    quiet
+    ip netns exec "$NS_B" "$BUILD/test/bench/ebpfix_kernel_bench" --attach vb >"$WORK/ref.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    sleep 1
+    send_traffic
+    stop "$pid"
+    sed "s/^/run $r /" "$WORK/ref.log"
   done
   sysctl -qw kernel.bpf_stats_enabled="$STATS_SYSCTL_OLD"
 fi

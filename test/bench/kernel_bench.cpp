@@ -2,9 +2,20 @@
 // program in the same run (the floor of the method). Not a test: scripts/bench.sh runs it.
 // Method (issue 6): N TCP flows with 64-byte payloads; the first packet of each flow is
 // the new-flow path, later packets the hot path; each packet is one test_run (repeat 1),
-// so every flow's entry is visited in turn, as on a busy link.
+// so every flow's entry is visited in turn, as on a busy link. "warm" repeats each frame
+// 100 times inside the kernel (the same entry, no cache misses). The two reference
+// programs of bpf/bench_reference.bpf.c (a bare LRU lookup-and-increment with a 16-byte
+// and a 48-byte key, IPv4 only) are measured the same way in the same run.
+//
+//   ebpfix_kernel_bench [flows=65536] [hot_rounds=5]
+//   ebpfix_kernel_bench --attach IFNAME   the 16-byte reference on IFNAME's TCX ingress
+//       until SIGINT/SIGTERM, then prints its run_time_ns / run_cnt (bench.sh live: the
+//       floor of a hash-map flow counter on the same traffic; needs bpf_stats_enabled).
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <net/if.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -16,6 +27,7 @@
 #include "bpf/flow_drainer.hpp"
 #include "bpf/flow_program.hpp"
 #include "bpf/packet_runner.hpp"
+#include "bench_reference.skel.h"
 #include "empty.skel.h"
 #include "frames.hpp"
 
@@ -56,9 +68,69 @@ double run_all(int fd, const std::vector<Bytes>& frames, int rounds, std::uint32
     return double(total) / double(count);
 }
 
+struct Costs {
+    double new_ns, hot_ns, warm_ns;
+};
+
+// new: the first packet of every flow; hot: `rounds` more packets of every flow, in turn;
+// warm: each frame repeated 100 times in place. The map must start without these flows.
+Costs measure(int fd, const std::vector<Bytes>& frames, int rounds) {
+    Costs c;
+    c.new_ns = run_all(fd, frames, 1);
+    c.hot_ns = run_all(fd, frames, rounds);
+    c.warm_ns = run_all(fd, frames, 1, 100);
+    return c;
+}
+
+void print_row(const char* program, int family, const Costs& c, const Costs& empty) {
+    std::printf("%-10s ipv%-3d %10.1f %10.1f %10.1f %12.1f %12.1f %12.1f %12.1f\n", program, family, empty.hot_ns,
+                c.new_ns, c.hot_ns, c.new_ns - empty.hot_ns, c.hot_ns - empty.hot_ns, c.warm_ns,
+                c.warm_ns - empty.warm_ns);
+}
+
+int attach_reference(const char* ifname) {
+    const unsigned ifindex = if_nametoindex(ifname);
+    if (ifindex == 0) {
+        std::fprintf(stderr, "no interface %s\n", ifname);
+        return 1;
+    }
+    bench_reference_bpf* r = bench_reference_bpf::open_and_load();
+    if (r == nullptr) {
+        std::fprintf(stderr, "cannot load the reference programs (root needed)\n");
+        return 1;
+    }
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigprocmask(SIG_BLOCK, &signals, nullptr);
+    const int prog_fd = bpf_program__fd(r->progs.ref_lru16_count);
+    // 46 = BPF_TCX_INGRESS (Debian 12's headers predate the name).
+    const int link = bpf_link_create(prog_fd, int(ifindex), bpf_attach_type(46), nullptr);
+    if (link < 0) {
+        std::fprintf(stderr, "cannot attach to %s: %s\n", ifname, std::strerror(-link));
+        bench_reference_bpf::destroy(r);
+        return 1;
+    }
+    std::printf("lru16-ref attached to %s ingress\n", ifname);
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&signals, &sig);
+    bpf_prog_info info{};
+    std::uint32_t len = sizeof info;
+    bpf_obj_get_info_by_fd(prog_fd, &info, &len);
+    std::printf("lru16-ref on %s: run_cnt %llu run_time_ns %llu = %.1f ns/run\n", ifname,
+                (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns,
+                info.run_cnt ? double(info.run_time_ns) / double(info.run_cnt) : 0.0);
+    ::close(link);
+    bench_reference_bpf::destroy(r);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc == 3 && std::strcmp(argv[1], "--attach") == 0) return attach_reference(argv[2]);
     const std::uint32_t flows = argc > 1 ? std::uint32_t(std::atoi(argv[1])) : 65536;
     const int hot_rounds = argc > 2 ? std::atoi(argv[2]) : 5;
 
@@ -75,24 +147,31 @@ int main(int argc, char** argv) {
     bpf::FlowDrainer drainer(program);
     const int fd = program.program_fd(Direction::ingress, bpf::LinkLayer::ethernet);
 
-    std::printf("flows=%u hot_rounds=%d\n", flows, hot_rounds);
-    std::printf("%-6s %10s %10s %10s %12s %12s %14s %14s\n", "family", "empty_ns", "new_ns", "hot_ns", "new-empty",
-                "hot-empty", "warm(r100)", "warm-empty");
+    std::printf("flows=%u hot_rounds=%d (ns per packet; *-empty = above the empty program)\n", flows, hot_rounds);
+    std::printf("%-10s %-6s %10s %10s %10s %12s %12s %12s %12s\n", "program", "family", "empty_ns", "new_ns", "hot_ns",
+                "new-empty", "hot-empty", "warm(r100)", "warm-empty");
     for (int family : {4, 6}) {
         auto frames = make_frames(family, flows);
         std::vector<bpf::DrainedFlow> sink;
         drainer.drain(sink);  // start from an empty active map
-        const double empty_ns = run_all(empty_fd, frames, hot_rounds);
-        const double new_ns = run_all(fd, frames, 1);
-        const double hot_ns = run_all(fd, frames, hot_rounds);
-        // The same entry 100 times in a row: the cost without cache misses on the map.
-        const double empty_warm = run_all(empty_fd, frames, 1, 100);
-        const double warm_ns = run_all(fd, frames, 1, 100);
-        std::printf("ipv%-3d %10.1f %10.1f %10.1f %12.1f %12.1f %14.1f %14.1f\n", family, empty_ns, new_ns, hot_ns,
-                    new_ns - empty_ns, hot_ns - empty_ns, warm_ns, warm_ns - empty_warm);
+        Costs e = measure(empty_fd, frames, hot_rounds);
+        const Costs c = measure(fd, frames, hot_rounds);
+        print_row("ebpfix", family, c, e);
         sink.clear();
         drainer.drain(sink);
         if (sink.size() != flows) std::fprintf(stderr, "warning: drained %zu flows, expected %u\n", sink.size(), flows);
+        if (family != 4) continue;
+        // Fresh reference maps for each program (their LRU maps hold 262,144 entries).
+        for (int ref = 0; ref < 2; ++ref) {
+            bench_reference_bpf* r = bench_reference_bpf::open_and_load();
+            if (r == nullptr) {
+                std::fprintf(stderr, "cannot load the reference programs\n");
+                return 1;
+            }
+            const int rfd = bpf_program__fd(ref == 0 ? r->progs.ref_lru16_count : r->progs.ref_lru48_count);
+            print_row(ref == 0 ? "lru16-ref" : "lru48-ref", family, measure(rfd, frames, hot_rounds), e);
+            bench_reference_bpf::destroy(r);
+        }
     }
     empty_bpf::destroy(empty);
     return 0;
