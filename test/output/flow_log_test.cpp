@@ -279,3 +279,64 @@ BOOST_AUTO_TEST_CASE(reopen_follows_logrotate) {
     BOOST_TEST(doomed.write_cycle(4) == 1u);  // still writes to the (unlinked) old file
     BOOST_TEST(doomed.write_errors() == 0u);
 }
+
+// write_cycle(records, ...): the daemon's path. Records are written in blocks of whole
+// lines after any queued ones; what the limit or a failed write holds back is queued in
+// order, and nothing is lost or reordered.
+namespace {
+std::vector<FlowRecord> numbered(std::size_t n) {
+    std::vector<FlowRecord> records(n, v4_record());
+    for (std::size_t i = 0; i < n; ++i) records[i].key.src_port = static_cast<std::uint16_t>(i + 1);
+    return records;
+}
+std::string name_of(std::uint32_t ifindex) { return "if" + std::to_string(ifindex); }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(records_written_in_blocks_in_order) {
+    const std::string path = temp_path("blocks.log");
+    FlowLogWriter writer({.format = LogFormat::json, .path = path});
+    const auto records = numbered(1000);  // ~300 KB of JSON: several 64 KiB blocks
+    BOOST_TEST(writer.write_cycle(records, name_of, 7) == 1000u);
+    BOOST_TEST(writer.lines_pending() == 0u);
+    BOOST_TEST(writer.lines_written() == 1000u);
+    const auto lines = read_lines(path);
+    BOOST_TEST_REQUIRE(lines.size() == 1000u);
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        BOOST_TEST(lines[i] == format_json(records[i], "if3", 7), "line " << i);
+        bytes += lines[i].size() + 1;
+    }
+    BOOST_TEST(bytes > 4 * FlowLogWriter::block_bytes);
+}
+
+BOOST_AUTO_TEST_CASE(records_after_queued_lines_and_over_the_limit_wait) {
+    const std::string path = temp_path("limit_records.log");
+    FlowLogWriter writer({.format = LogFormat::text, .path = path, .max_export_per_cycle = 3});
+    const auto records = numbered(5);
+    FlowRecord older = v4_record();
+    older.key.src_port = 999;
+    writer.enqueue(older, "old0");
+    BOOST_TEST(writer.write_cycle(records, name_of, 1) == 3u);  // the queued line + records 1, 2
+    BOOST_TEST(writer.lines_pending() == 3u);
+    BOOST_TEST(writer.write_cycle(std::span<const FlowRecord>(records).first(1), name_of, 2) == 3u);
+    BOOST_TEST(writer.lines_pending() == 1u);  // the new record waits behind records 3..5
+    BOOST_TEST(writer.write_cycle(3) == 1u);
+    const auto lines = read_lines(path);
+    BOOST_TEST_REQUIRE(lines.size() == 7u);
+    BOOST_TEST(lines[0] == format_text(older, "old0"));
+    for (std::size_t i = 0; i < 5; ++i) BOOST_TEST(lines[i + 1] == format_text(records[i], "if3"), "line " << i);
+    BOOST_TEST(lines[6] == format_text(records[0], "if3"));
+}
+
+BOOST_AUTO_TEST_CASE(records_of_a_failed_block_are_kept) {
+    FlowLogWriter writer({.format = LogFormat::text, .path = "/dev/full"});
+    const auto records = numbered(4);
+    BOOST_TEST(writer.write_cycle(records, name_of, 1) == 0u);
+    BOOST_TEST(writer.write_errors() == 1u);
+    BOOST_TEST(writer.lines_pending() == 4u);
+    BOOST_TEST(writer.lines_written() == 0u);
+    // Later records queue behind them: no new write is tried while older lines wait.
+    BOOST_TEST(writer.write_cycle(records, name_of, 2) == 0u);
+    BOOST_TEST(writer.write_errors() == 2u);
+    BOOST_TEST(writer.lines_pending() == 8u);
+}
