@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -298,45 +299,39 @@ bool FlowLogWriter::write_block() {
     return ok;
 }
 
-std::size_t FlowLogWriter::write_some(std::size_t limit, std::int64_t export_time_s) {
+template <typename AppendLine>
+std::size_t FlowLogWriter::write_lines(std::size_t count, AppendLine append_nth) {
     std::size_t written = 0;
-    while (written < limit && !pending_.empty()) {
-        std::size_t lines = 0;
-        while (written + lines < limit && lines < pending_.size() && block_.size() < block_bytes) {
-            append_line(pending_[lines].record, pending_[lines].ifname, export_time_s);
-            ++lines;
-        }
-        // A failed block keeps its lines at the front for the next cycle.
-        if (!write_block()) break;
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(lines));
-        written += lines;
-        lines_written_ += lines;
+    while (written < count) {
+        std::size_t end = written;
+        while (end < count && block_.size() < block_bytes) append_nth(end++);
+        if (!write_block()) break;  // the failed block's lines count as not written
+        lines_written_ += end - written;
+        written = end;
     }
+    return written;
+}
+
+std::size_t FlowLogWriter::write_some(std::size_t limit, std::int64_t export_time_s) {
+    const std::size_t written = write_lines(std::min(limit, pending_.size()), [&](std::size_t i) {
+        append_line(pending_[i].record, pending_[i].ifname, export_time_s);
+    });
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(written));
     return written;
 }
 
 std::size_t FlowLogWriter::write_cycle(std::span<const FlowRecord> records, const IfName& ifname,
                                        std::int64_t export_time_s) {
     const std::size_t limit = options_.max_export_per_cycle == 0 ? SIZE_MAX : options_.max_export_per_cycle;
-    std::size_t written = write_some(limit, export_time_s);
-    std::size_t next = 0;  // records before it are written
-    // Older lines still waiting (limit reached or a failed write) go first: queue these.
-    if (pending_.empty()) {
-        while (next < records.size() && written < limit) {
-            std::size_t lines = 0;
-            while (next + lines < records.size() && written + lines < limit && block_.size() < block_bytes) {
-                const FlowRecord& r = records[next + lines];
-                append_line(r, ifname(r.key.ifindex), export_time_s);
-                ++lines;
-            }
-            if (!write_block()) break;
-            next += lines;
-            written += lines;
-            lines_written_ += lines;
-        }
-    }
-    for (; next < records.size(); ++next) enqueue(records[next], ifname(records[next].key.ifindex));
-    return written;
+    const std::size_t from_queue = write_some(limit, export_time_s);
+    // While older lines wait (limit reached or a failed write), new records queue behind them.
+    std::size_t direct = 0;
+    if (pending_.empty())
+        direct = write_lines(std::min(limit - from_queue, records.size()), [&](std::size_t i) {
+            append_line(records[i], ifname(records[i].key.ifindex), export_time_s);
+        });
+    for (std::size_t i = direct; i < records.size(); ++i) enqueue(records[i], ifname(records[i].key.ifindex));
+    return from_queue + direct;
 }
 
 std::size_t FlowLogWriter::flush_all(std::int64_t export_time_s) {

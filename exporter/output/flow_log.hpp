@@ -110,6 +110,10 @@ private:
     void append_line(const FlowRecord& record, std::string_view ifname, std::int64_t export_time_s);
     // Writes block_ (whole lines); false, counted, when the write failed.
     bool write_block();
+    // Writes lines 0..count-1 (append_nth(i) adds line i to block_) in blocks; stops at
+    // the first failed block. Returns the lines written.
+    template <typename AppendLine>
+    std::size_t write_lines(std::size_t count, AppendLine append_nth);
 
     FlowLogOptions options_;
     AppendFile file_;
