@@ -12,7 +12,10 @@ expectations come from this script's own packet definitions, read back with scap
   * ICMP/ICMPv6 flows carry type << 8 | code as destination port, source port 0;
   * a non-first fragment counts in a flow with ports 0 and in "fragments";
   * frames that cannot be put in a flow state their drop reason explicitly (non_ip,
-    parse_error, truncated) with the L3 offset their bytes are counted from.
+    parse_error, truncated) with the L3 offset their bytes are counted from; drop bytes
+    are the frame's length on the wire from there;
+  * a frame cut by the snap length still makes its flow, with its wire length, when
+    every header the flow key needs was captured (only a cut inside them is truncated).
 Frames shorter than 14 bytes are listed as "refused": BPF_PROG_TEST_RUN needs at least an
 Ethernet header's worth of data, so a replay cannot run them.
 
@@ -124,8 +127,9 @@ def expectations(frames, l2, cooked_header=0):
             refused += 1
             continue
         if f.drop is not None:
+            wire = len(f.wire) - cooked_header + (14 if cooked_header else 0)
             drops[f.drop][0] += 1
-            drops[f.drop][1] += seen - f.l3_off
+            drops[f.drop][1] += wire - f.l3_off
             continue
         body = f.captured[cooked_header:]
         if cooked_header:
@@ -324,8 +328,10 @@ def garbage():
         Frame(10, eth(ARP(hwsrc=MAC_A, psrc="192.0.2.99", pdst="192.0.2.1")), drop="non_ip", l3_off=0),
         Frame(20, Ether(src=MAC_A, dst="01:80:c2:00:00:0e", type=0x88CC) / Raw(bytes(range(40))),
               drop="non_ip", l3_off=0),
-        # Cut by the snap length: the IP total length announces more than was captured.
-        Frame(30, good, caplen=60, drop="truncated"),
+        # Cut by the snap length after the UDP header: still the flow's packet, wire length.
+        Frame(30, good, caplen=60),
+        # Cut inside the UDP ports: the key is incomplete.
+        Frame(35, good, caplen=36, drop="truncated"),
         Frame(40, eth(IP(src="192.0.2.99", dst="198.51.100.99", version=5) / UDP(sport=1, dport=2)),
               drop="parse_error"),
         Frame(50, eth(IP(src="192.0.2.99", dst="198.51.100.99", ihl=3) / UDP(sport=1, dport=2)), drop="parse_error"),
@@ -336,6 +342,27 @@ def garbage():
         # Shorter than an Ethernet header: refused by BPF_PROG_TEST_RUN.
         Frame(90, b"\x02\x00\x00\x00\x00\x0b\x02\x00\x00\x00", drop="truncated", l3_off=0),
         Frame(100, good),
+    ]
+
+
+def snaplen96():
+    """What `tcpdump -s 96` writes for 1000-byte pings and a bulk TCP transfer."""
+    a, b = "192.0.2.40", "198.51.100.40"
+    a6, b6 = "2001:db8::40", "2001:db8::41"
+    ping = eth(IP(src=a, dst=b, id=7) / ICMP(type=8, id=1, seq=1) / (b"p" * 972))
+    pong = eth(IP(src=b, dst=a, id=8) / ICMP(type=0, id=1, seq=1) / (b"p" * 972))
+    ping6 = eth(IPv6(src=a6, dst=b6) / ICMPv6EchoRequest(id=1, seq=1, data=b"q" * 952))
+    bulk = eth(IP(src=a, dst=b, id=9) / TCP(sport=40000, dport=5201, flags="A") / (b"d" * 1448))
+    return [
+        Frame(0, ping, caplen=96),
+        Frame(100, pong, caplen=96),
+        Frame(1_000, ping, caplen=96),
+        Frame(1_100, pong, caplen=96),
+        Frame(2_000, ping6, caplen=96),
+        Frame(3_000, bulk, caplen=96),
+        Frame(4_000, bulk, caplen=96),
+        # A capture with a tiny snap length: the TCP header itself is cut.
+        Frame(5_000, bulk, caplen=50, drop="truncated"),
     ]
 
 
@@ -387,6 +414,7 @@ def main():
         ("fragments", fragments(), "pcap-le-ns", LINKTYPE_ETHERNET, True, "ethernet", 0),
         ("garbage", garbage(), "pcap-le-us", LINKTYPE_ETHERNET, True, "ethernet", 0),
         ("raw_ip", raw_ip(), "pcap-le-ns", LINKTYPE_RAW, False, "l3", 0),
+        ("snaplen96", snaplen96(), "pcap-le-us", LINKTYPE_ETHERNET, True, "ethernet", 0),
         ("sll", cooked(sll_header), "pcap-le-us", LINKTYPE_LINUX_SLL, True, "ethernet", 16),
         ("sll2", cooked(sll2_header), "pcapng", LINKTYPE_LINUX_SLL2, True, "ethernet", 20),
     ]

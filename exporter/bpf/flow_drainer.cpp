@@ -4,6 +4,8 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -17,6 +19,16 @@ std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since).count());
 }
 
+template <typename T>
+T swap_zero(T& field) noexcept {
+    return std::atomic_ref<T>(field).exchange(0, std::memory_order_acq_rel);
+}
+
+template <typename T>
+T load(const T& field) noexcept {
+    return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_acquire);
+}
+
 template <typename Key>
 FlowKey widen(const Key& k) noexcept {
     FlowKey key;
@@ -27,6 +39,7 @@ FlowKey widen(const Key& k) noexcept {
     key.inner_vlan_id = k.inner_vlan_id;
     key.protocol = k.protocol;
     key.direction = k.direction == EBPFIX_DIR_EGRESS ? Direction::egress : Direction::ingress;
+    key.owner = k.owner;
     return key;
 }
 
@@ -54,6 +67,8 @@ FlowKey widen_key(const ebpfix_key6& k) noexcept {
     return key;
 }
 
+FlowKey widen_key(const ebpfix_slot_key& k) noexcept { return k.family == 6 ? widen_key(k.k6) : widen_key(k.k4); }
+
 ebpfix_counters read_counters(const FlowProgram& program) {
     const int ncpus = libbpf_num_possible_cpus();
     if (ncpus <= 0) throw BpfError("counting possible CPUs", ncpus);
@@ -71,6 +86,8 @@ ebpfix_counters read_counters(const FlowProgram& program) {
         add(sum.parse_error, c.parse_error);
         add(sum.truncated, c.truncated);
         add(sum.map_full, c.map_full);
+        add(sum.sampled_out, c.sampled_out);
+        add(sum.excluded, c.excluded);
         add(sum.fragments, c.fragments);
         sum.flows_created += c.flows_created;
         sum.insert_races += c.insert_races;
@@ -78,78 +95,140 @@ ebpfix_counters read_counters(const FlowProgram& program) {
     return sum;
 }
 
-FlowDrainer::FlowDrainer(const FlowProgram& program) : program_(program) {}
-
-DrainStats FlowDrainer::drain(std::vector<DrainedFlow>& out) {
-    return drain([&out](std::span<const DrainedFlow> flows) { out.insert(out.end(), flows.begin(), flows.end()); });
+FlowDrainer::FlowDrainer(const FlowProgram& program)
+    : program_(program), t_(program.tables()), state_(program.tables().slot_count) {
+    batch_.reserve(batch_size);
 }
 
-DrainStats FlowDrainer::drain(const BatchSink& sink) {
-    DrainStats stats;
-    const int retired = active_;
-    const int next = 1 - active_;
+void FlowDrainer::hand_over(const DeltaSink& sink) {
+    if (batch_.empty()) return;
+    sink(batch_);  // throws: the batch stays for the next call
+    batch_.clear();
+}
 
-    // Each update of an ARRAY_OF_MAPS slot returns only after every program that may
-    // still hold the old inner map has finished (synchronize_rcu in the kernel).
-    auto flip_start = std::chrono::steady_clock::now();
-    std::uint32_t zero = 0;
-    int fd4 = program_.flows4_fd(next);
-    int fd6 = program_.flows6_fd(next);
-    if (bpf_map_update_elem(program_.flows4_active_fd(), &zero, &fd4, BPF_ANY) != 0)
-        throw BpfError("switching the IPv4 flow map", errno);
-    if (bpf_map_update_elem(program_.flows6_active_fd(), &zero, &fd6, BPF_ANY) != 0) {
-        int err = errno;
-        // Keep both families on one generation so the next drain stays consistent.
-        int back = program_.flows4_fd(retired);
-        bpf_map_update_elem(program_.flows4_active_fd(), &zero, &back, BPF_ANY);
-        throw BpfError("switching the IPv6 flow map", err);
+// The order of the swaps is the ABI's (struct ebpfix_slot): first_seen, packets, bytes.
+void FlowDrainer::take(std::uint32_t slot, DrainStats& stats, const DeltaSink& sink) {
+    ebpfix_slot& s = t_.slots[slot];
+    SlotState& st = state_[slot];
+    const std::uint64_t first = swap_zero(s.first_seen_ns);
+    const std::uint64_t packets = swap_zero(s.packets);
+    std::uint64_t bytes = swap_zero(s.bytes);
+    const std::uint32_t flags = swap_zero(s.tcp_flags);
+    const std::uint64_t last = load(s.last_seen_ns);
+    ++stats.slots_taken;
+    if (!st.in_use) {
+        st.in_use = true;
+        ++in_use_;
     }
-    active_ = next;
-    stats.flip_ns = elapsed_ns(flip_start);
+    st.last_ns = std::max(st.last_ns, last);
+    bytes += st.carry;
+    st.carry = 0;
+    if (packets == 0) {
+        // Bytes of a packet whose packet count lands in the next take.
+        st.carry = bytes;
+        return;
+    }
+    FlowDelta d;
+    d.key = widen_key(t_.keys[slot]);
+    d.packets = packets;
+    d.bytes = bytes;
+    d.last_ns = last;
+    d.first_ns = first != 0 && first <= last ? first : last;
+    d.tcp_flags = static_cast<std::uint16_t>(flags & 0x1ff);
+    d.tos = s.tos;
+    stats.deltas += 1;
+    stats.packets += packets;
+    stats.bytes += bytes;
+    batch_.push_back(d);
+    if (batch_.size() >= batch_size) hand_over(sink);
+}
 
-    auto drain_start = std::chrono::steady_clock::now();
-    drain_map<ebpfix_key4>(program_.flows4_fd(retired), sink, stats);
-    drain_map<ebpfix_key6>(program_.flows6_fd(retired), sink, stats);
-    stats.drain_ns = elapsed_ns(drain_start);
+void FlowDrainer::take_dirty(DrainStats& stats, const DeltaSink& sink) {
+    for (std::uint32_t w = 0; w < t_.dirty_words; ++w) {
+        if (load(t_.dirty[w]) == 0) continue;
+        std::uint64_t bits = swap_zero(t_.dirty[w]);
+        while (bits != 0) {
+            const unsigned b = static_cast<unsigned>(std::countr_zero(bits));
+            bits &= bits - 1;
+            const std::uint32_t slot = w * 64 + b;
+            if (slot < t_.slot_count) take(slot, stats, sink);
+        }
+    }
+}
+
+void FlowDrainer::reclaim(std::uint64_t now_ns, std::uint64_t idle_ns, DrainStats& stats, const DeltaSink& sink) {
+    candidates_.clear();
+    keys4_.clear();
+    keys6_.clear();
+    for (std::uint32_t slot = 0; slot < t_.slot_count; ++slot) {
+        const SlotState& st = state_[slot];
+        if (!st.in_use || st.carry != 0) continue;
+        if (st.last_ns > now_ns || now_ns - st.last_ns < idle_ns) continue;
+        if (load(t_.slots[slot].packets) != 0) continue;  // a packet since the take: not idle
+        candidates_.push_back(slot);
+        const ebpfix_slot_key& k = t_.keys[slot];
+        if (k.family == 6)
+            keys6_.push_back(k.k6);
+        else
+            keys4_.push_back(k.k4);
+    }
+    if (candidates_.empty()) return;
+    const auto start = std::chrono::steady_clock::now();
+    // 1. No new packet finds these slots any more...
+    auto remove = [](int fd, auto& keys, const char* what) {
+        for (auto& key : keys)
+            if (bpf_map_delete_elem(fd, &key) != 0 && errno != ENOENT) throw BpfError(what, errno);
+    };
+    remove(program_.index4_fd(), keys4_, "removing idle IPv4 flows");
+    remove(program_.index6_fd(), keys6_, "removing idle IPv6 flows");
+    // 2. ...and none still holds one: a program that found a slot before step 1 has
+    // finished counting into it.
+    if (!program_.replay()) program_.wait_for_running_programs();
+    // 3. The last take, then the slot is free.
+    const int free_fd = program_.free_slots_fd();
+    for (std::uint32_t slot : candidates_) {
+        take(slot, stats, sink);
+        SlotState& st = state_[slot];
+        if (st.carry != 0) unmatched_bytes_ += st.carry;
+        ebpfix_slot& s = t_.slots[slot];
+        std::atomic_ref<__u64>(s.last_seen_ns).store(0, std::memory_order_relaxed);
+        std::atomic_ref<std::uint64_t>(t_.dirty[slot / 64]).fetch_and(~(1ull << (slot % 64)));
+        st = SlotState{};
+        --in_use_;
+        if (bpf_map_update_elem(free_fd, nullptr, &slot, BPF_ANY) != 0)
+            throw BpfError("returning a flow slot", errno);
+        ++stats.reclaimed;
+    }
+    stats.reclaim_ns += elapsed_ns(start);
+}
+
+DrainStats FlowDrainer::drain(std::uint64_t now_ns, std::uint64_t idle_ns, const DeltaSink& sink) {
+    DrainStats stats;
+    hand_over(sink);  // what a failed sink left
+    const auto start = std::chrono::steady_clock::now();
+    take_dirty(stats, sink);
+    stats.take_ns = elapsed_ns(start);
+    reclaim(now_ns, idle_ns, stats, sink);
+    hand_over(sink);
     return stats;
 }
 
-template <typename Key>
-void FlowDrainer::drain_map(int map_fd, const BatchSink& sink, DrainStats& stats) {
-    // For hash maps the batch cursor is a bucket index; 8 bytes is room enough.
-    alignas(8) std::uint8_t in_token[8] = {};
-    alignas(8) std::uint8_t out_token[8] = {};
-    bool first = true;
-    for (;;) {
-        keys_.resize(std::size_t(batch_) * sizeof(Key));
-        values_.resize(batch_);
-        std::uint32_t count = batch_;
-        int err = bpf_map_lookup_and_delete_batch(map_fd, first ? nullptr : in_token, out_token, keys_.data(),
-                                                  values_.data(), &count, nullptr);
-        if (err != 0) err = errno;
-        if (err != 0 && err != ENOENT) {
-            if (err == ENOSPC && count == 0) {
-                // One hash bucket holds more entries than the batch: grow and retry.
-                batch_ *= 2;
-                continue;
-            }
-            throw BpfError("draining a flow map", err);
-        }
-        batch_flows_.clear();
-        for (std::uint32_t i = 0; i < count; ++i) {
-            Key k;
-            std::memcpy(&k, keys_.data() + std::size_t(i) * sizeof(Key), sizeof(Key));
-            const ebpfix_flow_value& v = values_[i];
-            batch_flows_.push_back(DrainedFlow{widen_key(k), v});
-            stats.flows += 1;
-            stats.packets += v.packets;
-            stats.bytes += v.bytes;
-        }
-        if (!batch_flows_.empty()) sink(batch_flows_);
-        if (err == ENOENT) return;  // the whole map has been read and emptied
-        std::memcpy(in_token, out_token, sizeof(in_token));
-        first = false;
-    }
+DrainStats FlowDrainer::drain(std::uint64_t now_ns, std::uint64_t idle_ns, std::vector<FlowDelta>& out) {
+    return drain(now_ns, idle_ns,
+                 [&out](std::span<const FlowDelta> deltas) { out.insert(out.end(), deltas.begin(), deltas.end()); });
+}
+
+DrainStats FlowDrainer::drain_all(const DeltaSink& sink) {
+    DrainStats stats;
+    hand_over(sink);
+    if (!program_.replay()) program_.wait_for_running_programs();
+    const auto start = std::chrono::steady_clock::now();
+    take_dirty(stats, sink);
+    stats.take_ns = elapsed_ns(start);
+    for (const SlotState& st : state_) unmatched_bytes_ += st.carry;
+    for (SlotState& st : state_) st.carry = 0;
+    hand_over(sink);
+    return stats;
 }
 
 }  // namespace ebpfix::bpf

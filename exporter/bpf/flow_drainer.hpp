@@ -1,5 +1,8 @@
-// Exact drain of the kernel flow maps: flip the active generation, then empty the
-// retired one. See bpf/maps.h for why the flip leaves no window for lost updates.
+// Exact reading of the kernel's flow slots (bpf/maps.h, struct ebpfix_slot): every
+// drain takes what each dirty slot counted since the previous take (atomic swaps on
+// the shared memory, no syscalls) and hands it on as FlowDeltas; slots of flows idle
+// long enough go back to the kernel, after their index entry is gone and every program
+// that might still hold the slot has finished, with a last take in between.
 #pragma once
 
 #include <cstdint>
@@ -13,22 +16,19 @@
 
 namespace ebpfix::bpf {
 
-// One kernel map entry: the flow's counts since the previous drain.
-struct DrainedFlow {
-    FlowKey key;
-    ebpfix_flow_value value;
-};
-
 struct DrainStats {
-    std::uint64_t flows = 0;
-    std::uint64_t packets = 0;
+    std::uint64_t slots_taken = 0;  // dirty slots read
+    std::uint64_t deltas = 0;       // FlowDeltas handed on
+    std::uint64_t packets = 0;      // their packets and bytes
     std::uint64_t bytes = 0;
-    std::uint64_t flip_ns = 0;   // time spent waiting for running programs
-    std::uint64_t drain_ns = 0;  // time spent reading and deleting
+    std::uint64_t reclaimed = 0;    // slots given back to the kernel
+    std::uint64_t take_ns = 0;      // time spent taking dirty slots
+    std::uint64_t reclaim_ns = 0;   // time spent giving slots back (incl. the grace wait)
 };
 
 FlowKey widen_key(const ebpfix_key4& k) noexcept;
 FlowKey widen_key(const ebpfix_key6& k) noexcept;
+FlowKey widen_key(const ebpfix_slot_key& k) noexcept;
 
 // Sum of the per-CPU counters.
 ebpfix_counters read_counters(const FlowProgram& program);
@@ -37,26 +37,46 @@ class FlowDrainer {
 public:
     explicit FlowDrainer(const FlowProgram& program);
 
-    // Hands every flow counted since the previous drain to `sink`, one kernel batch
-    // (at most a few thousand flows) at a time, so that the daemon never holds a whole
-    // map's worth of copies. Throws BpfError.
-    using BatchSink = std::function<void(std::span<const DrainedFlow>)>;
-    DrainStats drain(const BatchSink& sink);
-    // The same, appending every flow to out.
-    DrainStats drain(std::vector<DrainedFlow>& out);
+    // Receives the deltas of one drain, a batch (at most batch_size) at a time. If it
+    // throws, the batch is kept and handed over again, first, by the next call.
+    using DeltaSink = std::function<void(std::span<const FlowDelta>)>;
+    static constexpr std::size_t batch_size = 4096;
 
-    int active_generation() const noexcept { return active_; }
+    // Takes every dirty slot, then gives back the slots of flows whose last packet is at
+    // least idle_ns before now_ns (the programs' clock). Throws BpfError.
+    DrainStats drain(std::uint64_t now_ns, std::uint64_t idle_ns, const DeltaSink& sink);
+    // The same, appending every delta to out.
+    DrainStats drain(std::uint64_t now_ns, std::uint64_t idle_ns, std::vector<FlowDelta>& out);
+
+    // The last drain, after the hooks are detached: waits for running programs, then
+    // takes everything.
+    DrainStats drain_all(const DeltaSink& sink);
+
+    std::uint32_t slots_in_use() const noexcept { return in_use_; }
+    // Bytes taken without a packet that never found their packet: 0 unless the
+    // ordering of struct ebpfix_slot is broken. Reported, never dropped silently.
+    std::uint64_t unmatched_bytes() const noexcept { return unmatched_bytes_; }
 
 private:
-    template <typename Key>
-    void drain_map(int map_fd, const BatchSink& sink, DrainStats& stats);
+    struct SlotState {
+        std::uint64_t last_ns = 0;  // latest packet seen in a take
+        std::uint64_t carry = 0;    // bytes taken before their packet
+        bool in_use = false;
+    };
+    void take(std::uint32_t slot, DrainStats& stats, const DeltaSink& sink);
+    void take_dirty(DrainStats& stats, const DeltaSink& sink);
+    void hand_over(const DeltaSink& sink);
+    void reclaim(std::uint64_t now_ns, std::uint64_t idle_ns, DrainStats& stats, const DeltaSink& sink);
 
     const FlowProgram& program_;
-    int active_ = 0;
-    std::uint32_t batch_ = 4096;
-    std::vector<std::uint8_t> keys_;
-    std::vector<ebpfix_flow_value> values_;
-    std::vector<DrainedFlow> batch_flows_;
+    const SharedTables& t_;
+    std::vector<SlotState> state_;
+    std::uint32_t in_use_ = 0;
+    std::uint64_t unmatched_bytes_ = 0;
+    std::vector<FlowDelta> batch_;
+    std::vector<std::uint32_t> candidates_;
+    std::vector<ebpfix_key4> keys4_;
+    std::vector<ebpfix_key6> keys6_;
 };
 
 }  // namespace ebpfix::bpf

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -15,7 +16,9 @@ PacketRunResult run_packet(int prog_fd, std::span<const std::uint8_t> frame, con
     ctx.tstamp = options.tstamp_ns;
     ctx.gso_segs = options.gso_segs;
     ctx.gso_size = options.gso_size;
-    ctx.wire_len = static_cast<__u32>(frame.size());  // the kernel rejects a ctx whose wire_len < data
+    // The kernel rejects a ctx whose wire_len is below the data's length.
+    // It also refuses one above 64 KiB, more than any IP packet's length field can say.
+    ctx.wire_len = std::max(std::min<std::uint32_t>(options.wire_len, 65536), static_cast<std::uint32_t>(frame.size()));
     // test_run wants a writable copy for data_out; we never ask for it back.
     std::vector<std::uint8_t> data(frame.begin(), frame.end());
 

@@ -8,7 +8,9 @@
 namespace ebpfix::bpf {
 
 struct PacketRunOptions {
-    std::uint64_t tstamp_ns = 0;   // skb->tstamp (flow time when time_from_skb is on)
+    std::uint64_t tstamp_ns = 0;   // skb->tstamp (flow time when time_from_packet is on)
+    std::uint32_t wire_len = 0;    // the packet's length on the wire when the frame was cut
+                                   // by a capture's snaplen (0 = the frame's length)
     std::uint32_t gso_segs = 0;    // > 1 makes the skb a GSO super-packet
     std::uint32_t gso_size = 0;
     std::uint32_t repeat = 1;

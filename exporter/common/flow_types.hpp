@@ -36,6 +36,8 @@ struct FlowKey {
     Direction direction = Direction::ingress;
     std::uint8_t ip_version = 4;  // 4 or 6
     std::uint8_t pad = 0;
+    // Cookie of the local socket that sent or received the flow (attribution), 0 = none.
+    std::uint64_t owner = 0;
 
     friend auto operator<=>(const FlowKey&, const FlowKey&) = default;
 
@@ -61,7 +63,7 @@ struct FlowKey {
         return a;
     }
 };
-static_assert(sizeof(FlowKey) == 48);
+static_assert(sizeof(FlowKey) == 56);
 
 struct FlowKeyHash {
     std::size_t operator()(const FlowKey& k) const noexcept {
@@ -74,6 +76,18 @@ struct FlowKeyHash {
         }
         return static_cast<std::size_t>(h);
     }
+};
+
+// What the kernel counted for one flow since the previous take: the input of the flow
+// table. Times are kernel CLOCK_MONOTONIC ns, or capture time when a file is replayed.
+struct FlowDelta {
+    FlowKey key;
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t first_ns = 0;
+    std::uint64_t last_ns = 0;
+    std::uint16_t tcp_flags = 0;  // OR of the packets' flags; bit 8 = NS
+    std::uint8_t tos = 0;         // ToS / traffic class of the flow's first packet
 };
 
 // One exported flow record: what the encoders and logs turn into bytes or text.

@@ -187,13 +187,16 @@ private:
 
     void read_flow(const toml::table& flow) {
         check_keys(flow, "flow.",
-                   {"drain_interval", "idle_timeout", "active_timeout", "tcp_fin_linger", "max_flows", "map_entries"});
+                   {"drain_interval", "idle_timeout", "active_timeout", "export_interval", "tcp_fin_linger", "max_flows",
+                    "map_entries"});
         if (auto v = get_seconds(flow, "drain_interval", "flow.drain_interval", detail::drain_interval_rule))
             config_.drain_interval_ms = *v;
         if (auto v = get_seconds(flow, "idle_timeout", "flow.idle_timeout", detail::idle_timeout_rule))
             config_.idle_timeout_ms = *v;
         if (auto v = get_seconds(flow, "active_timeout", "flow.active_timeout", detail::active_timeout_rule))
             config_.active_timeout_ms = *v;
+        if (auto v = get_seconds(flow, "export_interval", "flow.export_interval", detail::export_interval_rule))
+            config_.export_interval_ms = *v;
         if (auto v = get_seconds(flow, "tcp_fin_linger", "flow.tcp_fin_linger", detail::tcp_fin_linger_rule))
             config_.tcp_fin_linger_ms = *v;
         if (auto v = get_integer(flow, "max_flows", "flow.max_flows", detail::max_flows_rule))
@@ -284,6 +287,10 @@ Config parse_unvalidated(std::string_view toml_text, std::string_view source_nam
 constexpr std::size_t max_file_size = 1 << 20;
 
 std::string read_file(const std::string& path) {
+    // open() of a socket fails with ENXIO, which would not say why.
+    if (struct stat st {}; ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+        throw ConfigError(path + ": is a socket, not a configuration file (softflowd's -c names its control socket; "
+                                 "ebpfix's -c names the configuration file)");
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw ConfigError(path + ": cannot open: " + std::strerror(errno));
     struct stat st {};
@@ -322,11 +329,17 @@ void apply_dependent_defaults(Config& config) {
     if (config.origins.count("log.format") == 0)
         config.log_format = (config.collectors.empty() || config.origins.count("log.file") != 0) ? OutputFormat::text
                                                                                                  : OutputFormat::none;
+    // Without a collector the log is the output: flowcap's periodic snapshots, so that a
+    // long flow shows up within 10 s (or one drain, if drains are further apart).
+    // Collectors get records at the active timeout, as NetFlow collectors expect.
+    if (config.origins.count("flow.export_interval") == 0)
+        config.export_interval_ms = config.collectors.empty() ? std::max<std::uint64_t>(10000, config.drain_interval_ms) : 0;
 }
 
-// "FILE:LINE:COLUMN" or "command line (--x)" for a setting. A setting left at its default
-// is placed at its collector's address or at the interface list when those are known,
-// else at the file name (or "configuration").
+}  // namespace
+
+namespace detail {
+
 std::string place_of(const Config& config, const std::string& key_path) {
     auto known = [&](const std::string& key) -> const std::string* {
         auto it = config.origins.find(key);
@@ -341,6 +354,12 @@ std::string place_of(const Config& config, const std::string& key_path) {
     }
     return config.source_file.empty() ? "configuration" : config.source_file;
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::place_of;
 
 [[noreturn]] void fail_at(const Config& config, const std::string& key_path, const std::string& message) {
     throw ConfigError(place_of(config, key_path) + ": " + message + " (" + key_path + ")");
@@ -397,6 +416,18 @@ void validate(const Config& c) {
         std::string other = drain_set ? "flow.idle_timeout" : "flow.drain_interval";
         std::string message = "drain_interval (" + detail::format_ms(c.drain_interval_ms) +
                               ") must be shorter than idle_timeout (" + detail::format_ms(c.idle_timeout_ms);
+        if (c.origins.count(other) && place_of(c, other) != place_of(c, key))
+            message += ", set at " + place_of(c, other);
+        fail_at(c, key, message + ")");
+    }
+    // Snapshots between drains would find nothing new.
+    check_at(c, "flow.export_interval", [&] { detail::check_ms(c.export_interval_ms, detail::export_interval_rule); });
+    if (c.export_interval_ms > 0 && c.export_interval_ms < c.drain_interval_ms) {
+        bool export_set = c.origins.count("flow.export_interval") != 0;
+        std::string key = export_set ? "flow.export_interval" : "flow.drain_interval";
+        std::string other = export_set ? "flow.drain_interval" : "flow.export_interval";
+        std::string message = "export_interval (" + detail::format_ms(c.export_interval_ms) +
+                              ") must be 0 (off) or at least drain_interval (" + detail::format_ms(c.drain_interval_ms);
         if (c.origins.count(other) && place_of(c, other) != place_of(c, key))
             message += ", set at " + place_of(c, other);
         fail_at(c, key, message + ")");
@@ -460,8 +491,10 @@ Config resolve(const CommandLine& cl) {
     }
 
     const std::string cmd = "command line";
+    // The option as the user wrote it ("-timeout", "-t general") when the parser noted it.
     auto from_cli = [&](const std::string& key, std::string_view option) {
-        c.origins[key] = cmd + " (" + std::string(option) + ")";
+        auto spelled = cl.spellings.find(key);
+        c.origins[key] = cmd + " (" + (spelled != cl.spellings.end() ? spelled->second : std::string(option)) + ")";
     };
     auto erase_prefix = [&](std::string_view prefix) {
         for (auto it = c.origins.begin(); it != c.origins.end();)
@@ -508,9 +541,25 @@ Config resolve(const CommandLine& cl) {
         c.idle_timeout_ms = *cl.idle_timeout_ms;
         from_cli("flow.idle_timeout", "--idle-timeout");
     }
+    if (cl.tcp_fin_linger_ms) {
+        c.tcp_fin_linger_ms = *cl.tcp_fin_linger_ms;
+        from_cli("flow.tcp_fin_linger", "-t tcp.fin");
+    }
+    if (cl.export_interval_ms) {
+        c.export_interval_ms = *cl.export_interval_ms;
+        from_cli("flow.export_interval", "--interval");
+    }
     if (cl.max_flows) {
         c.max_flows = *cl.max_flows;
         from_cli("flow.max_flows", "--max-flows");
+    }
+    if (cl.max_export_per_cycle) {
+        c.max_export_per_cycle = *cl.max_export_per_cycle;
+        from_cli("log.max_export_per_cycle", "--max-export-per-cycle");
+    }
+    if (cl.verbose) {
+        c.verbose = true;
+        from_cli("verbose", "--verbose");
     }
     if (cl.metrics_listen) {
         c.metrics_listen = *cl.metrics_listen;
@@ -566,6 +615,8 @@ std::vector<std::string> diff(const Config& before, const Config& after) {
     line("flow.idle_timeout", detail::format_ms(before.idle_timeout_ms), detail::format_ms(after.idle_timeout_ms));
     line("flow.active_timeout", detail::format_ms(before.active_timeout_ms), detail::format_ms(after.active_timeout_ms));
     line("flow.tcp_fin_linger", detail::format_ms(before.tcp_fin_linger_ms), detail::format_ms(after.tcp_fin_linger_ms));
+    auto interval = [](std::uint64_t ms) { return ms == 0 ? std::string("(off)") : detail::format_ms(ms); };
+    line("flow.export_interval", interval(before.export_interval_ms), interval(after.export_interval_ms));
     line("flow.max_flows", std::to_string(before.max_flows), std::to_string(after.max_flows));
 
     auto describe = [](const CollectorConfig& cc) {
@@ -597,6 +648,7 @@ std::vector<std::string> diff(const Config& before, const Config& after) {
     line("metrics.listen", text(before.metrics_listen), text(after.metrics_listen));
     line("privileges.user", text(before.user), text(after.user));
     line("pcap", text(before.pcap_file), text(after.pcap_file));
+    line("verbose", before.verbose ? "on" : "off", after.verbose ? "on" : "off");
     return lines;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/host_port.hpp"
 #include "ipfix/flow_encoder.hpp"
 
 namespace ebpfix::config {
@@ -37,6 +39,10 @@ struct Config {
     std::uint64_t idle_timeout_ms = 15000;
     std::uint64_t active_timeout_ms = 60000;
     std::uint64_t tcp_fin_linger_ms = 2000;
+    // Every export_interval_ms, every flow with packets since its last record is exported
+    // (flowcap's periodic snapshots); 0 = off. Default (apply_dependent_defaults): 10 s
+    // when no collector is configured (at least the drain interval), else 0.
+    std::uint64_t export_interval_ms = 0;
     std::uint32_t max_flows = 262144;
 
     std::vector<CollectorConfig> collectors;
@@ -54,6 +60,7 @@ struct Config {
     std::string user;                         // drop to this user after attaching; empty = stay
     std::string pcap_file;                    // --pcap: read this capture instead of interfaces
     std::uint32_t sampling_interval = 0;      // reserved: 0 = every packet
+    bool verbose = false;                     // --verbose / -D: libbpf and verifier output, debug logs
 
     std::string source_file;                  // the TOML file this came from ("" = none)
 
@@ -111,9 +118,17 @@ struct CommandLine {
     std::optional<std::uint64_t> drain_interval_ms;   // --drain-interval S
     std::optional<std::uint64_t> active_timeout_ms;   // --active-timeout S
     std::optional<std::uint64_t> idle_timeout_ms;     // --idle-timeout S
+    std::optional<std::uint64_t> tcp_fin_linger_ms;   // -t tcp.fin=S / -t tcp.rst=S (softflowd)
+    std::optional<std::uint64_t> export_interval_ms;  // --interval S
     std::optional<std::uint32_t> max_flows;           // --max-flows N
+    std::optional<std::uint32_t> max_export_per_cycle;  // --max-export-per-cycle N
     std::optional<std::string> metrics_listen;        // --metrics-addr HOST:PORT
     std::optional<std::string> pcap_file;             // --pcap FILE
+    bool verbose = false;                             // --verbose, -D
+
+    // How each override was written, by key path ("flow.idle_timeout" -> "-t general"),
+    // so that errors name the spelling the user typed.
+    std::map<std::string, std::string> spellings;
 
     std::vector<std::string> arguments;               // argv[1..], kept for reload_config()
 };
@@ -137,16 +152,32 @@ std::string version_text();
 // One line per setting that differs ("flow.idle_timeout: 15 s -> 30 s"), for the SIGHUP log.
 std::vector<std::string> diff(const Config& before, const Config& after);
 
+// ---- what start needs from the machine ----------------------------------------------
+
+struct Problem {
+    enum class Severity : std::uint8_t { error, warning };
+    Severity severity = Severity::error;
+    std::string message;  // "PLACE: what is wrong (key path)", PLACE as in ConfigError
+};
+
+// How check_environment looks names up: "" when host:port resolves for the socket type,
+// else why not. Tests pass their own so that no query leaves the machine.
+using Resolver = std::function<std::string(const std::string& host, std::uint16_t port, bool stream)>;
+// getaddrinfo (UDP for collectors, TCP for the metrics listener).
+std::string resolve_with_getaddrinfo(const std::string& host, std::uint16_t port, bool stream);
+
+// What validate() cannot know from the text: privileges.user exists (getpwnam), every
+// collector host and metrics.listen resolve (errors), each interface exists now (a
+// warning: the daemon attaches when it appears; not checked for --pcap runs). In the
+// order of the settings; empty = nothing found. --check-config and start both call it.
+std::vector<Problem> check_environment(const Config& config);
+std::vector<Problem> check_environment(const Config& config, const Resolver& resolve);
+
 // ---- helpers shared with the daemon --------------------------------------------------
 
-struct HostPort {
-    std::string host;   // without brackets
-    std::uint16_t port = 0;
-};
-// "127.0.0.1:2055", "[::1]:4739", "[fe80::1%eth0]:4739", "collector.example:2055".
-// Throws std::invalid_argument saying what is wrong (missing port, port 0, empty host,
-// IPv6 literal without brackets, bad characters).
-HostPort parse_host_port(std::string_view text);
+// The one HOST:PORT parser (common/host_port.hpp).
+using ebpfix::HostPort;
+using ebpfix::parse_host_port;
 
 std::string_view to_string(OutputFormat format) noexcept;
 std::string_view to_string(AttachModeSetting mode) noexcept;

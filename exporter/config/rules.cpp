@@ -1,7 +1,5 @@
 #include "config/rules.hpp"
 
-#include <arpa/inet.h>
-
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -25,20 +23,6 @@ bool is_ascii_alnum(char c) {
 }
 
 }  // namespace
-
-std::string quoted(std::string_view text) {
-    std::string out = "'";
-    for (unsigned char c : text) {
-        if (c < 0x20 || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += char(c);
-        }
-    }
-    return out + "'";
-}
 
 std::string format_ms(std::uint64_t ms) {
     std::string text = std::to_string(ms / 1000);
@@ -110,57 +94,6 @@ std::string_view to_string(ipfix::Protocol protocol) noexcept {
     return protocol == ipfix::Protocol::netflow9 ? "netflow9" : "ipfix";
 }
 
-void check_interface_name(std::string_view name) {
-    if (name.empty()) throw std::invalid_argument("interface name is empty");
-    if (name.size() > 15)
-        throw std::invalid_argument("interface name " + quoted(name) + " is longer than 15 bytes");
-    if (name == "." || name == "..") throw std::invalid_argument("interface name " + quoted(name) + " is not valid");
-    for (unsigned char c : name) {
-        if (c == '/' || c == ':' || c <= 0x20 || c == 0x7f)
-            throw std::invalid_argument("interface name " + quoted(name) +
-                                        " may not contain '/', ':', spaces or control characters");
-    }
-}
-
-void check_host(std::string_view host) {
-    if (host.empty()) throw std::invalid_argument("host is empty");
-    if (host.find(':') != std::string_view::npos) {
-        // IPv6 literal, optionally with a zone ("fe80::1%eth0").
-        std::string address(host.substr(0, host.find('%')));
-        in6_addr a6{};
-        if (::inet_pton(AF_INET6, address.c_str(), &a6) != 1)
-            throw std::invalid_argument(quoted(host) + " is not a valid IPv6 address");
-        if (auto pct = host.find('%'); pct != std::string_view::npos) check_interface_name(host.substr(pct + 1));
-        return;
-    }
-    bool numeric = true;
-    for (char c : host) numeric = numeric && ((c >= '0' && c <= '9') || c == '.');
-    if (numeric) {
-        in_addr a4{};
-        if (::inet_pton(AF_INET, std::string(host).c_str(), &a4) != 1)
-            throw std::invalid_argument(quoted(host) + " is not a valid IPv4 address");
-        return;
-    }
-    // A DNS name (RFC 1123 labels; '_' tolerated as resolvers accept it).
-    if (host.size() > 253) throw std::invalid_argument("host name is longer than 253 bytes");
-    std::string_view rest = host;
-    if (rest.back() == '.') rest.remove_suffix(1);  // a fully qualified "name."
-    while (true) {
-        auto dot = rest.find('.');
-        std::string_view label = rest.substr(0, dot);
-        if (label.empty() || label.size() > 63)
-            throw std::invalid_argument("host name " + quoted(host) + " has an empty or too long label");
-        for (char c : label) {
-            if (!is_ascii_alnum(c) && c != '-' && c != '_')
-                throw std::invalid_argument("host name " + quoted(host) + " contains an invalid character");
-        }
-        if (label.front() == '-' || label.back() == '-')
-            throw std::invalid_argument("host name " + quoted(host) + " has a label starting or ending with '-'");
-        if (dot == std::string_view::npos) break;
-        rest.remove_prefix(dot + 1);
-    }
-}
-
 void check_user_name(std::string_view name) {
     if (name.empty()) throw std::invalid_argument("user name is empty");
     if (name.size() > 32) throw std::invalid_argument("user name " + quoted(name) + " is longer than 32 bytes");
@@ -177,49 +110,6 @@ void check_file_name(std::string_view name) {
 }
 
 }  // namespace detail
-
-HostPort parse_host_port(std::string_view text) {
-    std::string_view host;
-    std::string_view port;
-    if (text.empty()) throw std::invalid_argument("address is empty; expected HOST:PORT");
-    if (text.front() == '[') {
-        auto close = text.find(']');
-        if (close == std::string_view::npos)
-            throw std::invalid_argument(detail::quoted(text) + ": missing ']' after the IPv6 address");
-        host = text.substr(1, close - 1);
-        std::string_view after = text.substr(close + 1);
-        if (after.empty() || after.front() != ':')
-            throw std::invalid_argument(detail::quoted(text) + ": missing ':PORT' after ']'");
-        port = after.substr(1);
-        if (host.find(':') == std::string_view::npos)
-            throw std::invalid_argument(detail::quoted(text) + ": brackets are only for IPv6 addresses");
-    } else {
-        auto colon = text.rfind(':');
-        if (colon == std::string_view::npos)
-            throw std::invalid_argument(detail::quoted(text) + ": missing port; expected HOST:PORT");
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-        if (host.find(':') != std::string_view::npos)
-            throw std::invalid_argument(detail::quoted(text) +
-                                        ": an IPv6 address needs brackets, e.g. [2001:db8::1]:4739");
-    }
-    if (host.empty()) throw std::invalid_argument(detail::quoted(text) + ": host is empty");
-    if (port.empty()) throw std::invalid_argument(detail::quoted(text) + ": port is empty");
-    unsigned long value = 0;
-    for (char c : port) {
-        if (c < '0' || c > '9' || value > 65535)
-            throw std::invalid_argument(detail::quoted(text) + ": port must be a number from 1 to 65535");
-        value = value * 10 + unsigned(c - '0');
-    }
-    if (value == 0 || value > 65535)
-        throw std::invalid_argument(detail::quoted(text) + ": port must be a number from 1 to 65535");
-    try {
-        detail::check_host(host);
-    } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(detail::quoted(text) + ": " + e.what());
-    }
-    return HostPort{std::string(host), static_cast<std::uint16_t>(value)};
-}
 
 std::string_view to_string(OutputFormat format) noexcept {
     switch (format) {

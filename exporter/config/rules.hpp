@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/host_port.hpp"
 #include "config/config.hpp"
 
 namespace ebpfix::config::detail {
@@ -23,6 +24,8 @@ inline constexpr SecondsRule idle_timeout_rule{"flow.idle_timeout", 604800, fals
 inline constexpr SecondsRule active_timeout_rule{"flow.active_timeout", 604800, false};
 // 0 = a FIN/RST flow ends at the next drain.
 inline constexpr SecondsRule tcp_fin_linger_rule{"flow.tcp_fin_linger", 3600, true};
+// 0 = no periodic snapshots; the upper bound matches the drain interval's.
+inline constexpr SecondsRule export_interval_rule{"flow.export_interval", 3600, true};
 
 struct IntegerRule {
     std::string_view key;
@@ -46,8 +49,8 @@ std::uint64_t seconds_to_ms(double seconds, const SecondsRule& rule);
 void check_ms(std::uint64_t ms, const SecondsRule& rule);
 void check_integer(std::int64_t value, const IntegerRule& rule);
 
-// 'text' in quotes, control bytes as \xNN, so that a message stays one line.
-std::string quoted(std::string_view text);
+// 'text' in quotes, control bytes as \xNN (common/host_port.hpp).
+using ebpfix::quoted;
 
 // "15 s", "1.5 s", "0.25 s".
 std::string format_ms(std::uint64_t ms);
@@ -58,14 +61,17 @@ AttachModeSetting parse_attach_mode(std::string_view text);  // auto | tcx | cls
 ipfix::Protocol parse_protocol(std::string_view text);    // ipfix | netflow9
 std::string_view to_string(ipfix::Protocol protocol) noexcept;
 
-// Linux device name rules (dev_valid_name): 1..15 bytes, not "." or "..", no '/', ':',
-// whitespace or control characters.
-void check_interface_name(std::string_view name);
-// A host name or IP literal (IPv6 without brackets, optionally with a %zone).
-void check_host(std::string_view host);
+// Device names and hosts follow common/host_port.hpp, which the metrics listener shares.
+using ebpfix::check_host;
+using ebpfix::check_interface_name;
 // A user name or numeric uid: [A-Za-z0-9._-], not starting with '-', at most 32 bytes.
 void check_user_name(std::string_view name);
 // A file name: not empty, no NUL.
 void check_file_name(std::string_view name);
+
+// "FILE:LINE:COLUMN" or "command line (--x)" for a setting (config.origins). A setting
+// left at its default is placed at its collector's address or at the interface list
+// when those are known, else at the file name (or "configuration").
+std::string place_of(const Config& config, const std::string& key_path);
 
 }  // namespace ebpfix::config::detail

@@ -34,17 +34,24 @@ bpf::AttachMode attach_mode(config::AttachModeSetting s) {
     }
 }
 
+bpf::ProgramOptions program_options(const config::Config& c) {
+    bpf::ProgramOptions o;
+    o.map_entries = c.map_entries;
+    o.verbose = c.verbose;
+    return o;
+}
+
 }  // namespace
 
 Daemon::Daemon(config::Config config)
     : signals_(io_, SIGINT, SIGTERM, SIGHUP),
       drain_timer_(io_),
       config_(std::move(config)),
-      program_(bpf::ProgramOptions{.map_entries = config_.map_entries}),
+      program_(program_options(config_)),
       hooks_(program_, attach_mode(config_.attach_mode), [](const std::string& m) { log_info(m); }) {
     hooks_.attach_all(config_.interfaces);
     exporter_ = std::make_unique<FlowExporter>(
-        io_, program_, config_, flow::time_base_now(),
+        io_, program_, config_, [] { return flow::time_base_now(); }, wall_ms_now(),
         [this](std::uint32_t ifindex) { return hooks_.name_of(ifindex); },
         [this] {
             std::vector<ipfix::InterfaceInfo> out;

@@ -12,18 +12,6 @@ namespace {
 
 constexpr std::uint64_t ns_per_ms = 1'000'000;
 
-flow::FlowDelta to_delta(const bpf::DrainedFlow& d) {
-    flow::FlowDelta delta;
-    delta.key = d.key;
-    delta.packets = d.value.packets;
-    delta.bytes = d.value.bytes;
-    delta.first_ns = d.value.first_seen_ns;
-    delta.last_ns = d.value.last_seen_ns;
-    delta.tcp_flags = static_cast<std::uint16_t>(d.value.tcp_flags & 0x1ff);
-    delta.tos = d.value.tos;
-    return delta;
-}
-
 std::uint64_t steady_ns() {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           std::chrono::steady_clock::now().time_since_epoch())
@@ -56,13 +44,16 @@ flow::FlowTableConfig table_config(const config::Config& c) {
 }
 
 FlowExporter::FlowExporter(boost::asio::io_context& io, const bpf::FlowProgram& program,
-                           const config::Config& config, flow::TimeBase time_base, IfName ifname,
-                           Interfaces interfaces)
+                           const config::Config& config, TimeBaseSource time_base, std::uint64_t start_ms,
+                           IfName ifname, Interfaces interfaces)
     : io_(io),
       program_(program),
       config_(config),
       drainer_(program),
-      table_(table_config(config), time_base, std::random_device{}() ^ (std::uint64_t(std::random_device{}()) << 32)),
+      table_(table_config(config), time_base(),
+             std::random_device{}() ^ (std::uint64_t(std::random_device{}()) << 32)),
+      time_base_(std::move(time_base)),
+      start_ms_(start_ms),
       ifname_(std::move(ifname)),
       interfaces_(std::move(interfaces)) {
     Outputs o = build_outputs(config_);
@@ -75,7 +66,8 @@ FlowExporter::Outputs FlowExporter::build_outputs(const config::Config& config) 
     Outputs o;
     // New sockets first (resolving may fail); collectors that did not change are taken
     // over only in replace_outputs, once nothing can fail any more.
-    for (const auto& cc : config.collectors) {
+    for (auto cc : config.collectors) {
+        cc.encoder.uptime_origin_ms = start_ms_;  // sysUptime counts from the exporter's start
         const bool kept = std::any_of(collectors_.begin(), collectors_.end(),
                                       [&](const Collector& c) { return same_collector(c.config, cc); });
         if (kept) {
@@ -114,26 +106,29 @@ void FlowExporter::replace_outputs(Outputs o, std::uint64_t now_ms) {
     stats_ = std::move(o.stats);
 }
 
-void FlowExporter::drain_into_table(std::vector<FlowRecord>& records) {
-    // One kernel batch at a time: the daemon holds the flow table and the records of the
-    // cycle, never a copy of a whole kernel map (docs/benchmarks.md, peak RSS).
-    const bpf::DrainStats ds = drainer_.drain([&](std::span<const bpf::DrainedFlow> batch) {
-        deltas_.clear();
-        for (const auto& d : batch) {
-            auto it = std::find_if(if_counts_.begin(), if_counts_.end(), [&](const InterfaceCount& c) {
-                return c.ifindex == d.key.ifindex && c.direction == d.key.direction;
-            });
-            if (it == if_counts_.end())
-                it = if_counts_.insert(if_counts_.end(), InterfaceCount{d.key.ifindex, d.key.direction, 0, 0});
-            it->packets += d.value.packets;
-            it->bytes += d.value.bytes;
-            deltas_.push_back(to_delta(d));
-        }
-        // The batch form prefetches the table's slots ahead: ~30% faster on a full drain.
-        table_.add(std::span<const flow::FlowDelta>(deltas_), records);
-    });
+void FlowExporter::count_deltas(std::span<const FlowDelta> deltas, std::vector<FlowRecord>& records) {
+    for (const auto& d : deltas) {
+        auto it = std::find_if(if_counts_.begin(), if_counts_.end(), [&](const InterfaceCount& c) {
+            return c.ifindex == d.key.ifindex && c.direction == d.key.direction;
+        });
+        if (it == if_counts_.end())
+            it = if_counts_.insert(if_counts_.end(), InterfaceCount{d.key.ifindex, d.key.direction, 0, 0});
+        it->packets += d.packets;
+        it->bytes += d.bytes;
+    }
+    // The batch form prefetches the table's slots ahead: ~30% faster on a full drain.
+    table_.add(deltas, records);
+}
+
+void FlowExporter::drain_into_table(std::uint64_t now_ns, std::vector<FlowRecord>& records) {
+    // One batch of deltas at a time: the daemon holds the flow table and the records of
+    // the cycle, never a copy of every slot. Slots of flows idle for the idle timeout go
+    // back to the kernel (their flows have ended in the table by then).
+    auto sink = [&](std::span<const FlowDelta> batch) { count_deltas(batch, records); };
+    const bpf::DrainStats ds = now_ns == UINT64_MAX ? drainer_.drain_all(sink)
+                                                    : drainer_.drain(now_ns, table_.config().idle_timeout_ns, sink);
     totals_.drain_cycles += 1;
-    totals_.drained_flows += ds.flows;
+    totals_.drained_flows += ds.deltas;
     totals_.drained_packets += ds.packets;
     totals_.drained_bytes += ds.bytes;
     totals_.kernel = bpf::read_counters(program_);
@@ -147,13 +142,17 @@ void FlowExporter::export_records(const std::vector<FlowRecord>& records, std::u
     }
     if (!records.empty()) {
         for (auto& c : collectors_) {
-            // The encoder counts a message's records before it hands the message over, so
-            // a lost message is counted with the records it carried.
-            std::uint64_t records_before = c.encoder.counters().data_records;
+            // A message lost since the last export may have carried templates, or the
+            // collector restarted without them: announce them again now.
+            if (c.sender->take_losses() > 0) c.encoder.resend_templates();
+            // The encoder counts a message before it hands the message over, so a lost
+            // message is counted with the records, packets and octets it carried.
+            ipfix::EncoderCounters before = c.encoder.counters();
             c.encoder.encode(records, now_ms, [&](gsl::span<const std::uint8_t> message) {
-                const std::uint64_t now_records = c.encoder.counters().data_records;
-                c.sender->send(message, now_records - records_before);
-                records_before = now_records;
+                const ipfix::EncoderCounters& now = c.encoder.counters();
+                c.sender->send(message, now.data_records - before.data_records, now.data_packets - before.data_packets,
+                               now.data_octets - before.data_octets);
+                before = now;
             });
             c.sender->flush();
         }
@@ -169,6 +168,8 @@ void FlowExporter::export_options(std::uint64_t now_ms) {
                            totals_.kernel.truncated.bytes + totals_.kernel.map_full.bytes;
     const auto interfaces = interfaces_ ? interfaces_() : std::vector<ipfix::InterfaceInfo>{};
     for (auto& c : collectors_) {
+        // Reads the refusals that came back, so the totals below are up to date.
+        if (c.sender->take_losses() > 0) c.encoder.resend_templates();
         stats.not_sent_flows = c.sender->counters().records_not_sent;
         stats.not_sent_packets = c.sender->counters().packets_not_sent;
         stats.not_sent_octets = c.sender->counters().octets_not_sent;
@@ -183,8 +184,19 @@ void FlowExporter::cycle(std::uint64_t now_ns, std::uint64_t now_ms) {
     const std::uint64_t start = steady_ns();
     records_.clear();
     const std::uint64_t drained_before = totals_.drained_flows;
-    drain_into_table(records_);
+    table_.set_time_base(time_base_());
+    drain_into_table(now_ns, records_);
     table_.expire(now_ns, records_);
+    // flowcap's cadence: every flow with packets is exported each export_interval.
+    if (config_.export_interval_ms > 0) {
+        const std::uint64_t every = config_.export_interval_ms * ns_per_ms;
+        if (next_periodic_ns_ == 0) next_periodic_ns_ = now_ns + every;
+        if (now_ns >= next_periodic_ns_) {
+            table_.export_held(records_);
+            // From the previous deadline, skipping missed ones (a suspend, a capture gap).
+            next_periodic_ns_ += ((now_ns - next_periodic_ns_) / every + 1) * every;
+        }
+    }
     // Options (statistics, interface table) at start, then with the template refresh.
     if (!collectors_.empty()) {
         const std::uint64_t every_ms = std::uint64_t(collectors_.front().config.encoder.template_refresh_seconds) * 1000;
@@ -199,8 +211,12 @@ void FlowExporter::finish(std::uint64_t now_ms) {
     const std::uint64_t start = steady_ns();
     records_.clear();
     const std::uint64_t drained_before = totals_.drained_flows;
-    drain_into_table(records_);
+    table_.set_time_base(time_base_());
+    drain_into_table(UINT64_MAX, records_);
     table_.flush(records_);
+    // A collector that started after ebpfix (or lost a template) can decode the last
+    // records: they go with every template.
+    for (auto& c : collectors_) c.encoder.resend_templates();
     export_records(records_, now_ms);
     if (!collectors_.empty()) export_options(now_ms);
     if (log_) log_->flush_all(static_cast<std::int64_t>(now_ms / 1000));
@@ -215,6 +231,7 @@ void FlowExporter::reconfigure(const config::Config& config, std::uint64_t now_m
     std::vector<FlowRecord> evicted;
     table_.reconfigure(tc, evicted);
     replace_outputs(std::move(o), now_ms);
+    if (config.export_interval_ms != config_.export_interval_ms) next_periodic_ns_ = 0;
     config_ = config;
     if (!evicted.empty()) export_records(evicted, now_ms);
 }

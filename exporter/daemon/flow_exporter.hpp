@@ -25,7 +25,7 @@ namespace ebpfix::daemon {
 // Cumulative numbers since start, for reconciliation, the stats file and metrics.
 struct ExporterTotals {
     std::uint64_t drain_cycles = 0;
-    std::uint64_t drained_flows = 0;    // kernel map entries read
+    std::uint64_t drained_flows = 0;    // flow deltas taken from the kernel's slots
     std::uint64_t drained_packets = 0;  // == packets the kernel put in flows
     std::uint64_t drained_bytes = 0;
     std::uint64_t exported_records = 0;
@@ -44,11 +44,16 @@ class FlowExporter {
 public:
     using IfName = std::function<std::string(std::uint32_t ifindex)>;
     using Interfaces = std::function<std::vector<ipfix::InterfaceInfo>()>;
+    // Measures kernel-clock -> wall-clock; called at every cycle, so an NTP step or a
+    // suspend corrects record times from the next cycle on.
+    using TimeBaseSource = std::function<flow::TimeBase()>;
 
-    // Builds the outputs of `config`. Throws (ConfigError, std::runtime_error) when an
-    // output cannot be opened; nothing is half-built then.
+    // Builds the outputs of `config`. start_ms is the exporter's start on the wall clock
+    // (the first capture time with --pcap): NetFlow v9 sysUptime 0 and IPFIX
+    // systemInitTimeMilliseconds. Throws (ConfigError, std::runtime_error) when an output
+    // cannot be opened; nothing is half-built then.
     FlowExporter(boost::asio::io_context& io, const bpf::FlowProgram& program, const config::Config& config,
-                 flow::TimeBase time_base, IfName ifname, Interfaces interfaces);
+                 TimeBaseSource time_base, std::uint64_t start_ms, IfName ifname, Interfaces interfaces);
 
     // One cycle: drain the kernel maps, merge, expire at now_ns (the flow clock), export.
     // now_ms is the wall clock put in export headers.
@@ -86,7 +91,8 @@ private:
     };
     Outputs build_outputs(const config::Config& config);
     void replace_outputs(Outputs outputs, std::uint64_t now_ms);
-    void drain_into_table(std::vector<FlowRecord>& records);
+    void count_deltas(std::span<const FlowDelta> deltas, std::vector<FlowRecord>& records);
+    void drain_into_table(std::uint64_t now_ns, std::vector<FlowRecord>& records);
     void export_records(const std::vector<FlowRecord>& records, std::uint64_t now_ms);
     void export_options(std::uint64_t now_ms);
     void write_stats(std::uint64_t now_ms, std::uint64_t work_ns, const std::vector<FlowRecord>& records,
@@ -98,6 +104,8 @@ private:
     config::Config config_;
     bpf::FlowDrainer drainer_;
     flow::FlowTable table_;
+    TimeBaseSource time_base_;
+    std::uint64_t start_ms_;
     IfName ifname_;
     Interfaces interfaces_;
     std::vector<Collector> collectors_;
@@ -107,10 +115,10 @@ private:
     ebpfix_counters kernel_at_last_stats_{};
     std::uint64_t send_failures_at_last_stats_ = 0;
     std::vector<InterfaceCount> if_counts_;
-    std::vector<flow::FlowDelta> deltas_;
     std::vector<FlowRecord> records_;
     std::uint64_t last_options_ms_ = 0;
     std::uint64_t last_drain_ns_ = 0;
+    std::uint64_t next_periodic_ns_ = 0;  // flow.export_interval: the next periodic export
 };
 
 flow::FlowTableConfig table_config(const config::Config& config);

@@ -12,10 +12,12 @@ InterfaceHooks::InterfaceHooks(const bpf::FlowProgram& program, bpf::AttachMode 
 void InterfaceHooks::attach(Hooked& h, unsigned ifindex) {
     const bpf::LinkLayer layer = bpf::link_layer_of(h.name);
     // Egress first, then ingress: on failure the unique_ptrs undo what was done.
-    auto egress = std::make_unique<bpf::HookAttachment>(program_.program_fd(Direction::egress, layer), ifindex,
+    auto egress = std::make_unique<bpf::HookAttachment>(program_.tc_program_fd(Direction::egress, layer), ifindex,
                                                         Direction::egress, mode_);
-    auto ingress = std::make_unique<bpf::HookAttachment>(program_.program_fd(Direction::ingress, layer), ifindex,
+    auto ingress = std::make_unique<bpf::HookAttachment>(program_.tc_program_fd(Direction::ingress, layer), ifindex,
                                                          Direction::ingress, mode_);
+    for (const auto* hook : {egress.get(), ingress.get()})
+        for (const auto& note : hook->attach_notes()) log_(note);
     h.ifindex = ifindex;
     remember(ifindex, h.name);
     h.egress = std::move(egress);

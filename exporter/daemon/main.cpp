@@ -45,6 +45,14 @@ int main(int argc, char** argv) {
         return usage_error(e.what());
     }
     if (cl.check_config) {
+        // What start would find missing on this machine: errors fail the check, warnings do not.
+        bool failed = false;
+        for (const config::Problem& problem : config::check_environment(cfg)) {
+            const bool warning = problem.severity == config::Problem::Severity::warning;
+            failed = failed || !warning;
+            std::fprintf(stderr, "ebpfix: %s%s\n", warning ? "warning: " : "", problem.message.c_str());
+        }
+        if (failed) return 2;
         std::printf("%s: configuration OK\n", cfg.source_file.empty() ? "command line" : cfg.source_file.c_str());
         return 0;
     }

@@ -1,5 +1,6 @@
 #include "daemon/pcap_mode.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -36,43 +37,57 @@ void let_senders_drain(boost::asio::io_context& io, const FlowExporter& exporter
 
 }  // namespace
 
-int run_pcap(const config::Config& config_in) {
-    pcap::PcapReader reader(config_in.pcap_file);  // throws PcapError "PATH: reason"
+int run_pcap(const config::Config& config) {
+    pcap::PcapReader reader(config.pcap_file);  // throws PcapError "PATH: reason"
     std::optional<pcap::Packet> packet = reader.next();
 
     // The capture's clock drives everything: the first packet is "start" (sysUptime 0).
-    config::Config config = config_in;
     const std::uint64_t origin_ms = packet ? packet->timestamp_ns / ns_per_ms : 0;
-    for (auto& c : config.collectors) c.encoder.uptime_origin_ms = origin_ms;
 
     boost::asio::io_context io;
-    bpf::FlowProgram program(bpf::ProgramOptions{.map_entries = config.map_entries, .time_from_skb = true});
-    // BPF_PROG_TEST_RUN runs packets on the namespace's loopback device.
+    // One thread runs the program, so nothing runs while the slots are read: no grace
+    // period is needed, and an interval without packets costs nothing.
+    bpf::ProgramOptions options;
+    options.map_entries = config.map_entries;
+    options.time_from_packet = true;
+    options.verbose = config.verbose;
+    bpf::FlowProgram program(options);
     FlowExporter exporter(
-        io, program, config, flow::TimeBase{0}, [](std::uint32_t) { return std::string("pcap"); },
-        [] { return std::vector<ipfix::InterfaceInfo>{}; });
+        io, program, config, [] { return flow::TimeBase{0}; }, origin_ms,
+        [](std::uint32_t) { return std::string("pcap"); }, [] { return std::vector<ipfix::InterfaceInfo>{}; });
 
     const std::uint64_t interval_ns = config.drain_interval_ms * ns_per_ms;
-    std::uint64_t next_drain_ns = packet ? packet->timestamp_ns + interval_ns : 0;
+    auto later = [](std::uint64_t t, std::uint64_t d) { return t > UINT64_MAX - d ? UINT64_MAX : t + d; };
     std::uint64_t now_ns = packet ? packet->timestamp_ns : 0;
+    std::uint64_t next_drain_ns = later(now_ns, interval_ns);
     std::uint64_t too_short = 0;
     int rc = 0;
     try {
         while (packet) {
             // Capture time may step back (merged files); flows keep min/max, the clock only advances.
             if (packet->timestamp_ns > now_ns) now_ns = packet->timestamp_ns;
-            while (now_ns >= next_drain_ns) {
+            while (now_ns >= next_drain_ns && next_drain_ns != UINT64_MAX) {
                 exporter.cycle(next_drain_ns, next_drain_ns / ns_per_ms);
                 let_senders_drain(io, exporter);
-                next_drain_ns += interval_ns;
+                // A gap in the capture (an idle hour, a clock jump): one more cycle at the
+                // last interval boundary before the packet, none for the empty ones between.
+                const std::uint64_t gap = now_ns - next_drain_ns;
+                next_drain_ns = later(next_drain_ns, gap >= 2 * interval_ns ? (gap / interval_ns) * interval_ns
+                                                                            : interval_ns);
             }
             if (packet->data.size() < 14) {
                 // BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header, for the
                 // L3 program too: such a frame never reaches the hook; it is counted here.
                 ++too_short;
             } else {
-                bpf::run_packet(program.program_fd(packet->direction, packet->link_layer), packet->data,
-                                bpf::PacketRunOptions{.tstamp_ns = packet->timestamp_ns});
+                // A frame cut by the snaplen still has its length on the wire.
+                const std::uint64_t wire = packet->data.size() + (packet->orig_len > packet->caplen
+                                                                      ? packet->orig_len - packet->caplen
+                                                                      : 0);
+                bpf::PacketRunOptions run;
+                run.tstamp_ns = packet->timestamp_ns;
+                run.wire_len = static_cast<std::uint32_t>(std::min<std::uint64_t>(wire, UINT32_MAX));
+                bpf::run_packet(program.tc_program_fd(packet->direction, packet->link_layer), packet->data, run);
             }
             packet = reader.next();
         }
@@ -93,7 +108,9 @@ int run_pcap(const config::Config& config_in) {
              std::to_string(t.exported_packets) + " packets in flows; kernel: non-IP " +
              std::to_string(t.kernel.non_ip.packets) + ", parse errors " +
              std::to_string(t.kernel.parse_error.packets) + ", truncated " +
-             std::to_string(t.kernel.truncated.packets) + ", map full " + std::to_string(t.kernel.map_full.packets));
+             std::to_string(t.kernel.truncated.packets) + ", map full " + std::to_string(t.kernel.map_full.packets) +
+             ", sampled out " + std::to_string(t.kernel.sampled_out.packets) + ", excluded " +
+             std::to_string(t.kernel.excluded.packets));
     return rc;
 }
 

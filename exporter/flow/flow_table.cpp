@@ -39,14 +39,14 @@ constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
     return x;
 }
 
-// FlowKey has no implicit padding, so equal bytes = equal keys. Six word compares,
-// inlined (memcmp of a runtime size-48 buffer went through a libc call).
+// FlowKey has no implicit padding, so equal bytes = equal keys. Seven word compares,
+// inlined (memcmp of a runtime-size buffer went through a libc call).
 inline bool same_key(const FlowKey& a, const FlowKey& b) noexcept {
-    std::uint64_t wa[6], wb[6];
+    std::uint64_t wa[7], wb[7];
     std::memcpy(wa, &a, sizeof wa);
     std::memcpy(wb, &b, sizeof wb);
     return ((wa[0] ^ wb[0]) | (wa[1] ^ wb[1]) | (wa[2] ^ wb[2]) | (wa[3] ^ wb[3]) | (wa[4] ^ wb[4]) |
-            (wa[5] ^ wb[5])) == 0;
+            (wa[5] ^ wb[5]) | (wa[6] ^ wb[6])) == 0;
 }
 
 constexpr std::size_t initial_index_capacity(std::size_t max_flows) noexcept {
@@ -89,13 +89,15 @@ FlowTable::FlowTable(const FlowTableConfig& config, TimeBase time_base, std::uin
 }
 
 std::uint32_t FlowTable::hash_key(const FlowKey& key) const noexcept {
-    static_assert(sizeof(FlowKey) == 6 * sizeof(std::uint64_t));
-    std::uint64_t w[6];
+    static_assert(sizeof(FlowKey) == 7 * sizeof(std::uint64_t));
+    std::uint64_t w[7];
     std::memcpy(w, &key, sizeof w);
-    // Three independent multiplies (they run in parallel) instead of FNV's 48 dependent ones.
+    // Independent multiplies (they run in parallel) instead of FNV's 56 dependent ones;
+    // the owner word (usually 0) is folded into the last pair.
     const std::uint64_t a = mum(w[0] ^ seed_a_, w[1] ^ seed_b_);
     const std::uint64_t b = mum(w[2] ^ seed_a_ ^ 0x8ebc6af09c88c6e3ull, w[3] ^ seed_b_ ^ 0x589965cc75374cc3ull);
-    const std::uint64_t c = mum(w[4] ^ seed_a_ ^ 0x1d8e4e27c47d124full, w[5] ^ seed_b_ ^ 0x9e3779b97f4a7c15ull);
+    const std::uint64_t c = mum(w[4] ^ seed_a_ ^ 0x1d8e4e27c47d124full,
+                                w[5] ^ seed_b_ ^ 0x9e3779b97f4a7c15ull ^ std::rotl(w[6], 29));
     return static_cast<std::uint32_t>(mix64(a ^ std::rotl(b, 23) ^ std::rotl(c, 47)));
 }
 
@@ -303,6 +305,15 @@ void FlowTable::flush(std::vector<FlowRecord>& out) {
     }
     stats_.flows_removed += size_;
     clear();
+}
+
+void FlowTable::export_held(std::vector<FlowRecord>& out) {
+    for (std::size_t i = 0; i < flows_.size(); ++i) {
+        Flow& flow = flows_[i];
+        if (!(flow.state & state_in_use) || flow.packets == 0) continue;
+        emit(flow, EndReason::active_timeout, out);
+        due_[i] = due_ns(flow);
+    }
 }
 
 void FlowTable::reconfigure(const FlowTableConfig& config, std::vector<FlowRecord>& out) {

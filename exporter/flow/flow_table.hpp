@@ -15,17 +15,6 @@
 
 namespace ebpfix::flow {
 
-// One kernel map entry as drained: counts since the previous drain, monotonic ns times.
-struct FlowDelta {
-    FlowKey key;
-    std::uint64_t packets = 0;
-    std::uint64_t bytes = 0;
-    std::uint64_t first_ns = 0;  // kernel CLOCK_MONOTONIC (or capture time with --pcap)
-    std::uint64_t last_ns = 0;
-    std::uint16_t tcp_flags = 0;  // OR of the packets' flags; bit 8 = NS
-    std::uint8_t tos = 0;         // ToS / traffic class of the delta's first packet
-};
-
 struct FlowTableConfig {
     std::uint64_t idle_timeout_ns = 15'000'000'000;
     std::uint64_t active_timeout_ns = 60'000'000'000;
@@ -132,6 +121,11 @@ public:
 
     // Exports every flow (forced_end: ebpfix stops) and empties the table.
     void flush(std::vector<FlowRecord>& out);
+
+    // Exports what every flow holds as an active_timeout record, the flows staying:
+    // flowcap's periodic snapshot (flow.export_interval). Flows that hold nothing are
+    // left alone.
+    void export_held(std::vector<FlowRecord>& out);
 
     // SIGHUP: new timeouts and size. If max_flows shrank below size(), the least
     // recently active flows are exported into out (lack_of_resources). Throws

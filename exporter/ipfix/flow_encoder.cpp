@@ -71,6 +71,8 @@ struct FlowEncoder::Impl {
     std::uint32_t msg_data = 0;
     std::uint32_t msg_options = 0;
     std::uint32_t msg_templates = 0;
+    std::uint64_t msg_data_packets = 0;  // sums over the message's flow records
+    std::uint64_t msg_data_octets = 0;
 
     std::uint32_t ipfix_sequence = 0;  // data records sent before the current message
     std::uint32_t v9_sequence = 0;     // packets sent before the current message
@@ -182,6 +184,7 @@ struct FlowEncoder::Impl {
         set_id = k_no_set;
         msg_now_ms = now_ms;
         msg_records = msg_data = msg_options = msg_templates = 0;
+        msg_data_packets = msg_data_octets = 0;
         std::uint32_t missing = will_use & ~announced;
         if (missing == 0) return;
         std::size_t largest_record = 0;
@@ -216,6 +219,8 @@ struct FlowEncoder::Impl {
         ++counters.messages;
         counters.octets += pos;
         counters.data_records += msg_data;
+        counters.data_packets += msg_data_packets;
+        counters.data_octets += msg_data_octets;
         counters.options_records += msg_options;
         counters.template_records += msg_templates;
         ++messages_since_refresh;
@@ -263,6 +268,8 @@ struct FlowEncoder::Impl {
             pos += record_len;
             ++msg_data;
             ++msg_records;
+            msg_data_packets += r.packets;  // what the packetDeltaCount / octetDeltaCount fields carry
+            msg_data_octets += r.bytes;
         }
     }
 

@@ -51,11 +51,15 @@ struct InterfaceInfo {
     std::string description;  // interfaceDescription (83)
 };
 
-// What the encoder has produced so far (for metrics).
+// What the encoder has produced so far (for metrics). Each finished message is counted
+// before it is handed to the sink, so the difference of two snapshots taken around one
+// sink call is exactly what that message carries (records, packets, octets).
 struct EncoderCounters {
     std::uint64_t messages = 0;
     std::uint64_t octets = 0;              // bytes of messages
     std::uint64_t data_records = 0;        // flow records
+    std::uint64_t data_packets = 0;        // sum of their packetDeltaCount
+    std::uint64_t data_octets = 0;         // sum of their octetDeltaCount
     std::uint64_t options_records = 0;
     std::uint64_t template_records = 0;    // template + options template records
 };

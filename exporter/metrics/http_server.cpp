@@ -18,6 +18,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include "common/host_port.hpp"
+
 namespace ebpfix::metrics {
 
 namespace asio = boost::asio;
@@ -34,50 +36,25 @@ constexpr std::string_view kIndexPage =
 // Listen address
 
 tcp::endpoint parse_listen_address(std::string_view listen) {
-    const auto fail = [&](const std::string& why) -> tcp::endpoint {
-        throw std::invalid_argument("metrics listen address \"" + std::string(listen) + "\": " + why +
-                                    " (expected IPV4:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9090)");
-    };
-    std::string_view host, port_text;
-    bool bracketed = false;
-    if (!listen.empty() && listen.front() == '[') {
-        const auto close = listen.find(']');
-        if (close == std::string_view::npos) return fail("missing ']' after the IPv6 address");
-        host = listen.substr(1, close - 1);
-        if (close + 1 >= listen.size() || listen[close + 1] != ':') return fail("missing ':PORT' after ']'");
-        port_text = listen.substr(close + 2);
-        bracketed = true;
-    } else {
-        const auto colon = listen.rfind(':');
-        if (colon == std::string_view::npos) return fail("missing ':PORT'");
-        host = listen.substr(0, colon);
-        port_text = listen.substr(colon + 1);
-        if (host.find(':') != std::string_view::npos) return fail("an IPv6 address must be written in brackets");
+    HostPort hp;
+    try {
+        hp = parse_host_port(listen, PortZero::allowed);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument("metrics listen address: " + std::string(e.what()));
     }
-    if (host.empty()) return fail("the address is empty (write 0.0.0.0 or [::] to listen on all addresses)");
-    if (port_text.empty()) return fail("the port is empty");
-    if (port_text.size() > 5) return fail("the port is not a number from 0 to 65535");
-    unsigned port = 0;
-    for (char c : port_text) {
-        if (c < '0' || c > '9') return fail("the port is not a number from 0 to 65535");
-        port = port * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (port > 65535) return fail("the port is not a number from 0 to 65535");
-
+    // A literal needs no lookup, and make_address reads a zone ("fe80::1%eth0") itself.
     boost::system::error_code ec;
-    asio::ip::address address;
-    if (bracketed) {
-        const auto v6 = asio::ip::make_address_v6(std::string(host), ec);
-        if (ec) return fail("\"" + std::string(host) + "\" is not an IPv6 address");
-        address = v6;
-    } else {
-        // make_address_v4 goes through inet_pton, which takes only dotted quads: no
-        // "127.1", no octal, no hex, no names.
-        const auto v4 = asio::ip::make_address_v4(std::string(host), ec);
-        if (ec) return fail("\"" + std::string(host) + "\" is not an IPv4 address");
-        address = v4;
-    }
-    return tcp::endpoint(address, static_cast<std::uint16_t>(port));
+    const asio::ip::address address = asio::ip::make_address(hp.host, ec);
+    if (!ec) return tcp::endpoint(address, hp.port);
+    // A name: the first address the resolver gives, as for collectors.
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    const auto results = resolver.resolve(hp.host, std::to_string(hp.port), tcp::resolver::numeric_service, ec);
+    if (ec) throw std::system_error(ec, "metrics: cannot resolve " + std::string(listen));
+    if (results.empty())
+        throw std::system_error(std::make_error_code(std::errc::address_not_available),
+                                "metrics: cannot resolve " + std::string(listen));
+    return results.begin()->endpoint();
 }
 
 // ---------------------------------------------------------------------------------------

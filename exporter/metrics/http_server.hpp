@@ -28,17 +28,17 @@ struct ServerLimits {
     std::size_t body_limit = 1024;        // scrapes have no body
 };
 
-// Parses "HOST:PORT" where HOST is an IPv4 literal or a bracketed IPv6 literal
-// ("[::1]:9090", "[fe80::1%eth0]:9090") and PORT is 0..65535 in decimal (0 = ephemeral).
-// Names are not resolved and nothing defaults to all addresses: "0.0.0.0:9090" or
-// "[::]:9090" must be written to listen everywhere. Throws std::invalid_argument naming
-// the text and what is wrong.
+// Parses "HOST:PORT" with the parser the configuration uses (common/host_port.hpp), PORT
+// 0..65535 (0 = ephemeral), and resolves a host name (the first address). Nothing
+// defaults to all addresses: write "0.0.0.0:9090" or "[::]:9090" to listen everywhere.
+// Throws std::invalid_argument naming the text and what is wrong, std::system_error when
+// a name does not resolve.
 boost::asio::ip::tcp::endpoint parse_listen_address(std::string_view listen);
 
 class MetricsServer {
 public:
     // Binds and listens at once (throws std::invalid_argument for a bad address,
-    // std::system_error naming the address when it cannot bind), then serves on io.
+    // std::system_error naming the address when it cannot resolve or bind), then serves on io.
     MetricsServer(boost::asio::io_context& io, const std::string& listen, std::function<std::string()> render,
                   ServerLimits limits = {});
     ~MetricsServer();  // stop()

@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -35,6 +37,12 @@ using namespace ebpfix;
 using namespace ebpfix::test;
 
 namespace {
+
+std::uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::uint64_t(ts.tv_sec) * 1000000000u + std::uint64_t(ts.tv_nsec);
+}
 
 std::vector<Bytes> make_frames(int family, std::uint32_t flows) {
     std::vector<Bytes> frames;
@@ -145,20 +153,20 @@ int main(int argc, char** argv) {
     options.map_entries = std::max<std::uint32_t>(flows, 1024);
     bpf::FlowProgram program(options);
     bpf::FlowDrainer drainer(program);
-    const int fd = program.program_fd(Direction::ingress, bpf::LinkLayer::ethernet);
+    const int fd = program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet);
 
     std::printf("flows=%u hot_rounds=%d (ns per packet; *-empty = above the empty program)\n", flows, hot_rounds);
     std::printf("%-10s %-6s %10s %10s %10s %12s %12s %12s %12s\n", "program", "family", "empty_ns", "new_ns", "hot_ns",
                 "new-empty", "hot-empty", "warm(r100)", "warm-empty");
     for (int family : {4, 6}) {
         auto frames = make_frames(family, flows);
-        std::vector<bpf::DrainedFlow> sink;
-        drainer.drain(sink);  // start from an empty active map
+        std::vector<FlowDelta> sink;
+        drainer.drain(monotonic_ns(), 0, sink);  // start with every slot free
         const Costs e = measure(empty_fd, frames, hot_rounds);
         const Costs c = measure(fd, frames, hot_rounds);
         print_row("ebpfix", family, c, e);
         sink.clear();
-        drainer.drain(sink);
+        drainer.drain(monotonic_ns(), 0, sink);
         if (sink.size() != flows) std::fprintf(stderr, "warning: drained %zu flows, expected %u\n", sink.size(), flows);
     }
     // The references last, so that freeing their maps cannot disturb the figures above.

@@ -12,6 +12,7 @@
 #include "bpf/flow_program.hpp"
 #include "bpf/packet_runner.hpp"
 #include "frames.hpp"
+#include "support/clock.hpp"
 #include "support/root_guard.hpp"
 
 using namespace ebpfix;
@@ -20,6 +21,8 @@ using namespace ebpfix::test;
 namespace {
 
 constexpr std::uint32_t kTestRunIfindex = 1;  // test_run puts the skb on loopback
+
+
 
 FlowKey key4(const char* src, const char* dst, std::uint16_t sport, std::uint16_t dport, std::uint8_t proto,
              std::uint16_t vlan = 0, std::uint16_t inner = 0, Direction dir = Direction::ingress) {
@@ -75,6 +78,8 @@ struct Case {
     bool l2 = true;
     Direction direction = Direction::ingress;
     std::uint32_t gso_segs = 0;
+    std::uint32_t gso_size = 0;     // with gso_segs 0: a tap/virtio packet (SKB_GSO_DODGY)
+    std::uint32_t wire_len = 0;     // > frame size: a frame cut by a capture's snaplen
 };
 
 std::vector<Case> cases() {
@@ -253,6 +258,60 @@ std::vector<Case> cases() {
         g.gso_segs = 2;
         t.push_back(g);
     }
+    // --- Review findings: each case failed before its fix.
+    {
+        // A GSO packet from a tap/virtio socket: gso_segs 0, segments from gso_size.
+        Ip4 h{.protocol = 6};
+        Case g{"gso_dodgy_segments_from_gso_size",
+               {cat({eth(0x0800), ipv4(h, 20 + 3000), tcp(5, 7, ACK), zeros(3000)})},
+               {{key4("192.0.2.1", "198.51.100.2", 5, 7, 6), 3, (40 + 3000) + 2 * 40, ACK}}};
+        g.gso_segs = 0;
+        g.gso_size = 1000;
+        t.push_back(g);
+    }
+    {
+        // Exactly eight extension headers are allowed (a ninth is a parse error, above).
+        Ip6 h{.next = 60};
+        Bytes chain;
+        for (int i = 0; i < 8; ++i) chain = cat({chain, ext6(60, 0)});
+        chain[chain.size() - 8] = 17;
+        t.push_back({"ipv6_eight_ext_headers", {cat({eth(0x86dd), ipv6(h, chain.size() + 8), chain, udp(3, 4, 0)})},
+                     {{key6("2001:db8::1", "2001:db8::2", 3, 4, 17), 1, std::uint64_t(40 + 64 + 8)}}});
+    }
+    {
+        // The Mobility Header ends the chain: the flow is protocol 135, not 59.
+        Ip6 h{.next = 0};
+        Bytes mh = {59, 1, 5, 0};  // payload proto 59, length 1 (16 bytes), MH type 5
+        mh.resize(16, 0);
+        Bytes f = cat({eth(0x86dd), ipv6(h, 8 + 16), ext6(135, 0), mh});
+        t.push_back({"ipv6_mobility_header", {f}, {{key6("2001:db8::1", "2001:db8::2", 0, 0, 135), 1, 64}}});
+    }
+    {
+        // IPv4 AH is stepped over as in IPv6: the ports are the transport's.
+        Ip4 h{.protocol = 51};
+        Bytes ah = {17, 4};  // next header UDP, (4 + 2) * 4 = 24 bytes
+        ah.resize(24, 0);
+        t.push_back({"ipv4_ah", {cat({eth(0x0800), ipv4(h, 24 + 8), ah, udp(21, 22, 0)})},
+                     {{key4("192.0.2.1", "198.51.100.2", 21, 22, 17), 1, 52}}});
+    }
+    {
+        // A capture cut at 96 bytes: the headers are there, the flow counts its wire length.
+        Ip4 h{.protocol = 1};
+        Bytes f = cat({eth(0x0800), ipv4(h, 1008), icmp(8, 0, 1000)});
+        const std::uint32_t wire = std::uint32_t(f.size());
+        f.resize(96);
+        Case c{"snaplen_cut_counts_wire_length", {f}, {{key4("192.0.2.1", "198.51.100.2", 0, 0x0800, 1), 1, 1028}}};
+        c.wire_len = wire;
+        t.push_back(c);
+        // Cut inside the TCP header: truncated, with the wire bytes from L3 on.
+        Ip4 th{.protocol = 6};
+        Bytes g = cat({eth(0x0800), ipv4(th, 20 + 500), tcp(1, 2, ACK), zeros(500)});
+        const std::uint32_t gwire = std::uint32_t(g.size());
+        g.resize(14 + 20 + 10);
+        Case d{"snaplen_cut_inside_tcp_header", {g}, {}, Drop::truncated, gwire - 14};
+        d.wire_len = gwire;
+        t.push_back(d);
+    }
     return t;
 }
 
@@ -287,11 +346,12 @@ void run_table(bool force_load_bytes) {
     for (const Case& c : cases()) {
         BOOST_TEST_CONTEXT("case " << c.name << (force_load_bytes ? " (load_bytes)" : " (direct)")) {
             const auto before = bpf::read_counters(program);
-            const int fd = program.program_fd(c.direction, c.l2 ? bpf::LinkLayer::ethernet : bpf::LinkLayer::l3);
+            const int fd = program.tc_program_fd(c.direction, c.l2 ? bpf::LinkLayer::ethernet : bpf::LinkLayer::l3);
             for (const Bytes& frame : c.frames) {
                 bpf::PacketRunOptions run;
                 run.gso_segs = c.gso_segs;
-                run.gso_size = c.gso_segs ? 1448 : 0;
+                run.gso_size = c.gso_size ? c.gso_size : c.gso_segs ? 1448 : 0;
+                run.wire_len = c.wire_len;
                 try {
                     auto result = bpf::run_packet(fd, frame, run);
                     BOOST_TEST(result.retval == -1);  // TC_ACT_UNSPEC / TCX_NEXT: never a verdict
@@ -299,23 +359,24 @@ void run_table(bool force_load_bytes) {
                     BOOST_ERROR("frame of " << frame.size() << " bytes: " << e.what());
                 }
             }
-            std::vector<bpf::DrainedFlow> drained;
-            drainer.drain(drained);
+            // Idle 0: every slot goes back, so each case starts from an empty table.
+            std::vector<FlowDelta> drained;
+            drainer.drain(monotonic_now(), 0, drained);
             const auto after = bpf::read_counters(program);
 
             BOOST_TEST(drained.size() == c.flows.size());
             for (const ExpectedFlow& want : c.flows) {
-                const bpf::DrainedFlow* got = nullptr;
+                const FlowDelta* got = nullptr;
                 for (const auto& d : drained)
                     if (d.key == want.key) got = &d;
                 BOOST_TEST_CONTEXT("flow " << describe(want.key)) {
                     BOOST_TEST_REQUIRE(got != nullptr);
-                    BOOST_TEST(got->value.packets == want.packets);
-                    BOOST_TEST(got->value.bytes == want.bytes);
-                    BOOST_TEST(got->value.tcp_flags == want.tcp_flags);
-                    BOOST_TEST(int(got->value.tos) == int(want.tos));
-                    BOOST_TEST(got->value.first_seen_ns > 0u);
-                    BOOST_TEST(got->value.last_seen_ns >= got->value.first_seen_ns);
+                    BOOST_TEST(got->packets == want.packets);
+                    BOOST_TEST(got->bytes == want.bytes);
+                    BOOST_TEST(got->tcp_flags == want.tcp_flags);
+                    BOOST_TEST(int(got->tos) == int(want.tos));
+                    BOOST_TEST(got->first_ns > 0u);
+                    BOOST_TEST(got->last_ns >= got->first_ns);
                 }
             }
             if (drained.size() != c.flows.size())
@@ -332,6 +393,8 @@ void run_table(bool force_load_bytes) {
             BOOST_TEST(frag.bytes == c.fragment_bytes);
             BOOST_TEST(after.map_full.packets == before.map_full.packets);
             BOOST_TEST(after.flows_created - before.flows_created == c.flows.size());
+            BOOST_TEST(drainer.slots_in_use() == 0u);
+            BOOST_TEST(drainer.unmatched_bytes() == 0u);
         }
     }
 }
@@ -352,7 +415,7 @@ BOOST_AUTO_TEST_CASE(full_map_counts_packets_in_map_full) {
     options.map_entries = 4;
     bpf::FlowProgram program(options);
     bpf::FlowDrainer drainer(program);
-    const int fd = program.program_fd(Direction::ingress, bpf::LinkLayer::ethernet);
+    const int fd = program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet);
     // 10 distinct flows into a map of 4: 4 are counted as flows, 6 in map_full.
     std::uint64_t sent_bytes = 0;
     for (std::uint16_t port = 1; port <= 10; ++port) {
@@ -360,19 +423,19 @@ BOOST_AUTO_TEST_CASE(full_map_counts_packets_in_map_full) {
         sent_bytes += 28 + port;
         bpf::run_packet(fd, f);
     }
-    std::vector<bpf::DrainedFlow> drained;
-    drainer.drain(drained);
+    std::vector<FlowDelta> drained;
+    drainer.drain(monotonic_now(), 0, drained);
     const auto counters = bpf::read_counters(program);
     std::uint64_t drained_packets = 0, drained_bytes = 0;
-    for (const auto& d : drained) drained_packets += d.value.packets, drained_bytes += d.value.bytes;
+    for (const auto& d : drained) drained_packets += d.packets, drained_bytes += d.bytes;
     BOOST_TEST(drained.size() == 4u);
     BOOST_TEST(counters.map_full.packets == 6u);
     BOOST_TEST(drained_packets + counters.map_full.packets == 10u);
     BOOST_TEST(drained_bytes + counters.map_full.bytes == sent_bytes);
-    // After the drain the other generation is active and empty: new flows fit again.
+    // The drain gave the idle slots back: new flows fit again.
     bpf::run_packet(fd, cat({eth(0x0800), ipv4(Ip4{}, 8), udp(99, 80, 0)}));
     drained.clear();
-    drainer.drain(drained);
+    drainer.drain(monotonic_now(), 0, drained);
     BOOST_TEST(drained.size() == 1u);
     BOOST_TEST(bpf::read_counters(program).map_full.packets == 6u);
 }
@@ -380,6 +443,6 @@ BOOST_AUTO_TEST_CASE(full_map_counts_packets_in_map_full) {
 BOOST_AUTO_TEST_CASE(frame_shorter_than_ethernet_is_refused_by_test_run) {
     bpf::FlowProgram program(bpf::ProgramOptions{});
     Bytes tiny = {1, 2, 3};
-    BOOST_CHECK_THROW(bpf::run_packet(program.program_fd(Direction::ingress, bpf::LinkLayer::ethernet), tiny),
+    BOOST_CHECK_THROW(bpf::run_packet(program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet), tiny),
                       bpf::BpfError);
 }

@@ -28,6 +28,7 @@
 #include "bpf/hook_attachment.hpp"
 #include "frames.hpp"
 #include "support/netns.hpp"
+#include "support/clock.hpp"
 #include "support/root_guard.hpp"
 
 using namespace ebpfix;
@@ -199,20 +200,20 @@ void run_live(bpf::AttachMode mode, const std::string& tag) {
     bpf::FlowDrainer drainer(program);
     std::map<FlowKey, Totals> counted;
     auto drain = [&] {
-        std::vector<bpf::DrainedFlow> flows;
-        drainer.drain(flows);
+        std::vector<FlowDelta> flows;
+        drainer.drain(monotonic_now(), 0, flows);
         for (const auto& f : flows) {
             auto& t = counted[f.key];
-            t.packets += f.value.packets;
-            t.bytes += f.value.bytes;
-            t.flags |= f.value.tcp_flags;
+            t.packets += f.packets;
+            t.bytes += f.bytes;
+            t.flags |= f.tcp_flags;
         }
     };
 
     {
-        auto in = std::make_unique<bpf::HookAttachment>(program.program_fd(Direction::ingress, bpf::LinkLayer::ethernet),
+        auto in = std::make_unique<bpf::HookAttachment>(program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet),
                                                         ifindex, Direction::ingress, mode);
-        auto out = std::make_unique<bpf::HookAttachment>(program.program_fd(Direction::egress, bpf::LinkLayer::ethernet),
+        auto out = std::make_unique<bpf::HookAttachment>(program.tc_program_fd(Direction::egress, bpf::LinkLayer::ethernet),
                                                          ifindex, Direction::egress, mode);
         BOOST_TEST((in->mode() == mode && out->mode() == mode));
         if (mode == bpf::AttachMode::tcx) {
@@ -387,7 +388,7 @@ BOOST_AUTO_TEST_CASE(clsact_fallback_keeps_a_qdisc_it_did_not_create) {
     const unsigned ifindex = if_nametoindex("ebxaq");
     bpf::FlowProgram program(bpf::ProgramOptions{});
     {
-        bpf::HookAttachment in(program.program_fd(Direction::ingress, bpf::LinkLayer::ethernet), ifindex,
+        bpf::HookAttachment in(program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet), ifindex,
                                Direction::ingress, bpf::AttachMode::clsact);
         BOOST_TEST(!in.created_qdisc());
     }

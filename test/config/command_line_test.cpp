@@ -4,8 +4,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <fstream>
@@ -231,7 +235,8 @@ BOOST_AUTO_TEST_CASE(check_config_takes_the_operand_as_file) {
 BOOST_AUTO_TEST_CASE(usage_errors) {
     BOOST_TEST(usage_error({"--frobnicate"}) == "unknown option '--frobnicate'");
     BOOST_TEST(usage_error({"--ipfix-x=1"}) == "unknown option '--ipfix-x'");
-    BOOST_TEST(usage_error({"-x"}) == "unknown option '-x'");
+    BOOST_TEST(usage_error({"-q"}) == "unknown option '-q'");
+    BOOST_TEST(usage_error({"-frobnicate=1"}) == "unknown option '-frobnicate'");
     BOOST_TEST(usage_error({"eth0", "--ipfix"}) == "option '--ipfix' needs a value (HOST:PORT)");
     BOOST_TEST(usage_error({"-c"}) == "option '-c' needs a value (FILE)");
     BOOST_TEST(usage_error({"--help=yes"}) == "option '--help' takes no value");
@@ -434,9 +439,10 @@ BOOST_AUTO_TEST_CASE(reload_reads_the_file_again_with_the_same_options) {
 
 BOOST_AUTO_TEST_CASE(help_matches_the_man_page_and_the_parser) {
     const std::set<std::string> expected = {
-        "-c", "--config", "-i", "--interface", "--ipfix", "--netflow9", "--log", "--log-file", "--stats-file",
-        "--stats-format", "--drain-interval", "--active-timeout", "--idle-timeout", "--max-flows",
-        "--metrics-addr", "--pcap", "--check-config", "-h", "--help", "-V", "--version"};
+        "-c", "--config", "-i", "--interface", "--ipfix", "--netflow9", "-n", "-v", "--log", "--json", "--log-file",
+        "--max-export-per-cycle", "--stats-file", "--stats-format", "--drain-interval", "--active-timeout",
+        "--idle-timeout", "--interval", "-t", "-m", "--max-flows", "--metrics-addr", "-r", "--pcap", "-D",
+        "--verbose", "-d", "--check-config", "-h", "--help", "-V", "--version"};
     const std::set<std::string> in_help = help_options();
     BOOST_TEST(in_help == expected, boost::test_tools::per_element());
     const std::string man = read_text(EBPFIX_MAN_PAGE);
@@ -449,12 +455,313 @@ BOOST_AUTO_TEST_CASE(help_matches_the_man_page_and_the_parser) {
         {"-c", "/x.toml"}, {"--config", "/x.toml"}, {"-i", "eth0"}, {"--interface", "eth0"},
         {"--ipfix", "127.0.0.1:4739"}, {"--netflow9", "127.0.0.1:2055"}, {"--log", "json"},
         {"--log-file", "-"}, {"--stats-file", "/s"}, {"--stats-format", "json"}, {"--drain-interval", "0.5"},
-        {"--active-timeout", "9"}, {"--idle-timeout", "9"}, {"--max-flows", "9"},
-        {"--metrics-addr", "127.0.0.1:1"}, {"--pcap", "/p"}};
+        {"--active-timeout", "9"}, {"--idle-timeout", "9"}, {"--max-flows", "9"}, {"-m", "9"},
+        {"--metrics-addr", "127.0.0.1:1"}, {"--pcap", "/p"}, {"-r", "/p"}, {"-n", "127.0.0.1:2055"},
+        {"--max-export-per-cycle", "9"}, {"--interval", "9"}, {"-t", "maxlife=9"}};
     for (const std::string& option : in_help) {
         std::vector<const char*> argv{"ebpfix", option.c_str()};
         if (auto it = sample.find(option); it != sample.end()) argv.push_back(it->second.c_str());
+        // -v needs a collector of its own to apply to.
+        if (option == "-v") argv.insert(argv.end(), {"10", "-n", "127.0.0.1:4739"});
         BOOST_CHECK_NO_THROW(parse_command_line(int(argv.size()), argv.data()));
     }
     BOOST_TEST(version_text() == "ebpfix " EBPFIX_VERSION "\n");
+}
+
+BOOST_AUTO_TEST_CASE(flowcap_single_dash_long_options) {
+    const CommandLine a = parse({"-interval", "5", "-timeout", "30", "-json", "-stats-file", "/tmp/s", "-metrics-addr",
+                                 "127.0.0.1:9100", "-max-flows", "2048", "-max-export-per-cycle", "100", "eth0"});
+    BOOST_TEST(a.interfaces == std::vector<std::string>{"eth0"});  // and not "-i nterval"
+    BOOST_TEST(a.export_interval_ms.value() == 5000u);
+    BOOST_TEST(a.idle_timeout_ms.value() == 30000u);
+    BOOST_TEST(a.log_format.value() == OutputFormat::json);
+    BOOST_TEST(a.stats_format.value() == OutputFormat::json);
+    BOOST_TEST(a.stats_file.value() == "/tmp/s");
+    BOOST_TEST(a.metrics_listen.value() == "127.0.0.1:9100");
+    BOOST_TEST(a.max_flows.value() == 2048u);
+    BOOST_TEST(a.max_export_per_cycle.value() == 100u);
+    BOOST_TEST(a.spellings.at("flow.export_interval") == "-interval");
+    BOOST_TEST(a.spellings.at("flow.idle_timeout") == "-timeout");
+    BOOST_TEST(a.spellings.at("stats.format") == "-json");
+
+    // Go's flag package also takes -flag=value, and every long option of ours works with one dash.
+    const CommandLine b = parse({"-interval=2.5", "-timeout=30", "-metrics-addr=[::1]:9100", "-log-file", "-", "-pcap",
+                                 "/tmp/in.pcap", "-verbose"});
+    BOOST_TEST(b.export_interval_ms.value() == 2500u);
+    BOOST_TEST(b.idle_timeout_ms.value() == 30000u);
+    BOOST_TEST(b.metrics_listen.value() == "[::1]:9100");
+    BOOST_TEST(b.log_file.value() == "-");
+    BOOST_TEST(b.pcap_file.value() == "/tmp/in.pcap");
+    BOOST_TEST(b.verbose);
+    BOOST_TEST(parse({"-help"}).show_help);
+
+    // The new long options with two dashes.
+    const CommandLine c = parse({"--interval", "0", "--json", "--max-export-per-cycle=0", "--verbose"});
+    BOOST_TEST(c.export_interval_ms.value() == 0u);
+    BOOST_TEST(c.log_format.value() == OutputFormat::json);
+    BOOST_TEST(c.max_export_per_cycle.value() == 0u);
+    BOOST_TEST(c.verbose);
+    BOOST_TEST(!parse({"eth0"}).verbose);
+
+    // --json leaves an explicit stats format alone, given before or after it; a later --log wins.
+    BOOST_TEST(parse({"--stats-format", "text", "-json"}).stats_format.value() == OutputFormat::text);
+    BOOST_TEST(parse({"-json", "--stats-format", "text"}).stats_format.value() == OutputFormat::text);
+    const CommandLine d = parse({"-json", "--log", "text"});
+    BOOST_TEST(d.log_format.value() == OutputFormat::text);
+    BOOST_TEST(!d.stats_format.has_value());
+    BOOST_TEST(parse({"--log", "text", "--json"}).log_format.value() == OutputFormat::json);
+
+    // A short option with its value attached is still that when it spells no long option.
+    BOOST_TEST(parse({"-ieth0"}).interfaces == std::vector<std::string>{"eth0"});
+    BOOST_TEST(parse({"-inter"}).interfaces == std::vector<std::string>{"nter"});
+    BOOST_TEST(parse({"-c/x.toml"}).config_file == "/x.toml");
+
+    // Errors name the option as it was written.
+    BOOST_TEST(usage_error({"-interval", "x"}) == "-interval: 'x' is not a number of seconds");
+    BOOST_TEST(usage_error({"-interval"}) == "option '-interval' needs a value (S)");
+    BOOST_TEST(usage_error({"-timeout", "0"}) == "-timeout: must be greater than 0 seconds, got 0");
+    BOOST_TEST(usage_error({"-json=true"}) == "option '-json' takes no value");
+    BOOST_TEST(usage_error({"--timeout", "5"}) == "unknown option '--timeout' (flowcap's -timeout is --idle-timeout)");
+    BOOST_TEST(usage_error({"-max-flows", "0"}) == "-max-flows: must be between 1 and 67108864, got 0");
+    BOOST_TEST(usage_error({"--interval", "3601"}) == "--interval: must be at most 3600 seconds, got 3601");
+    BOOST_TEST(usage_error({"--interval", "-1"}) == "--interval: must be 0 or more seconds, got -1");
+    BOOST_TEST(usage_error({"--max-export-per-cycle", "-1"}) ==
+               "--max-export-per-cycle: must be between 0 and 4294967295, got -1");
+    BOOST_TEST(usage_error({"-max-export-per-cycle", "many"}) == "-max-export-per-cycle: 'many' is not an integer");
+    BOOST_TEST(usage_error({"--verbose=1"}) == "option '--verbose' takes no value");
+}
+
+BOOST_AUTO_TEST_CASE(flowcap_spellings_resolve_with_their_origins) {
+    TempDir dir;
+    const Config c = resolve(parse_without_default(
+        dir, {"-interval", "5", "-timeout", "30", "-json", "-max-export-per-cycle", "100", "eth0"}));
+    BOOST_TEST(c.export_interval_ms == 5000u);
+    BOOST_TEST(c.idle_timeout_ms == 30000u);
+    BOOST_TEST(c.log_format == OutputFormat::json);
+    BOOST_TEST(c.stats_format == OutputFormat::json);
+    BOOST_TEST(c.max_export_per_cycle == 100u);
+    BOOST_TEST(c.origins.at("flow.export_interval") == "command line (-interval)");
+    BOOST_TEST(c.origins.at("flow.idle_timeout") == "command line (-timeout)");
+    BOOST_TEST(c.origins.at("log.format") == "command line (-json)");
+    BOOST_TEST(c.origins.at("stats.format") == "command line (-json)");
+    BOOST_TEST(c.origins.at("log.max_export_per_cycle") == "command line (-max-export-per-cycle)");
+    // Rules between settings name the spelling too.
+    BOOST_TEST(error_text<ConfigError>([&] {
+                   resolve(parse_without_default(dir, {"-timeout", "1", "--drain-interval", "2", "eth0"}));
+               }) == "command line (--drain-interval): drain_interval (2 s) must be shorter than idle_timeout (1 s, set "
+                     "at command line (-timeout)) (flow.drain_interval)");
+}
+
+BOOST_AUTO_TEST_CASE(softflowd_spellings) {
+    const CommandLine a = parse({"-i", "eth0", "-n", "[::1]:2055", "-v", "10", "-t", "maxlife=5m", "-t", "general=90",
+                                 "-t", "expint=2", "-t", "tcp.fin=1m", "-t", "tcp.rst=60", "-m", "65536", "-d"});
+    BOOST_TEST(a.interfaces == std::vector<std::string>{"eth0"});
+    BOOST_TEST_REQUIRE(a.collectors.size() == 1u);
+    BOOST_TEST(a.collectors[0].host == "::1");
+    BOOST_TEST(a.collectors[0].port == 2055);
+    BOOST_TEST(a.collectors[0].encoder.protocol == Protocol::ipfix);
+    BOOST_TEST(a.collector_options == std::vector<std::string>{"-n [::1]:2055"});
+    BOOST_TEST(a.active_timeout_ms.value() == 300000u);
+    BOOST_TEST(a.idle_timeout_ms.value() == 90000u);
+    BOOST_TEST(a.drain_interval_ms.value() == 2000u);
+    BOOST_TEST(a.tcp_fin_linger_ms.value() == 60000u);
+    BOOST_TEST(a.max_flows.value() == 65536u);
+    BOOST_TEST(a.spellings.at("flow.active_timeout") == "-t maxlife");
+    BOOST_TEST(a.spellings.at("flow.max_flows") == "-m");
+
+    // -v before -n works as well; without -v, NetFlow v9; a comma list is several collectors.
+    const CommandLine b = parse({"-v", "9", "-n", "127.0.0.1:2055,collector.example:9995", "eth0"});
+    BOOST_TEST_REQUIRE(b.collectors.size() == 2u);
+    BOOST_TEST(b.collectors[0].source() == "127.0.0.1:2055");
+    BOOST_TEST(b.collectors[1].source() == "collector.example:9995");
+    BOOST_TEST(b.collectors[0].encoder.protocol == Protocol::netflow9);
+    BOOST_TEST(b.collectors[1].encoder.protocol == Protocol::netflow9);
+    BOOST_TEST(b.collector_options ==
+               (std::vector<std::string>{"-n 127.0.0.1:2055", "-n collector.example:9995"}));
+    BOOST_TEST(parse({"-n", "127.0.0.1:2055"}).collectors.at(0).encoder.protocol == Protocol::netflow9);
+    // -v applies to -n only; collectors keep the order they were given in.
+    const CommandLine c = parse({"--netflow9", "127.0.0.1:2056", "-n", "127.0.0.1:4739", "-v", "10"});
+    BOOST_TEST_REQUIRE(c.collectors.size() == 2u);
+    BOOST_TEST(c.collectors[0].encoder.protocol == Protocol::netflow9);
+    BOOST_TEST(c.collectors[1].encoder.protocol == Protocol::ipfix);
+
+    // -r = --pcap, -D = --verbose, -m = --max-flows, -d is accepted.
+    BOOST_TEST(parse({"-r", "/tmp/in.pcap"}).pcap_file.value() == "/tmp/in.pcap");
+    BOOST_TEST(parse({"-r/tmp/in.pcap"}).pcap_file.value() == "/tmp/in.pcap");
+    BOOST_TEST(parse({"-D"}).verbose);
+    BOOST_TEST(parse({"-m9"}).max_flows.value() == 9u);
+    BOOST_TEST(parse({"-d", "eth0"}).interfaces == std::vector<std::string>{"eth0"});
+
+    // softflowd's time syntax: seconds, or a sum of NUMBER[s|m|h|d|w].
+    const std::vector<std::pair<std::string, std::uint64_t>> times = {
+        {"300", 300000}, {"5m", 300000}, {"1h30m", 5400000}, {"1h30", 3630000}, {"2d", 172800000},
+        {"1w", 604800000}, {"90S", 90000}, {"1M", 60000}, {"0.5", 500}, {"1m1m", 120000}};
+    for (const auto& [text, ms] : times) {
+        const std::string arg = "general=" + text;
+        BOOST_TEST(parse({"-t", arg.c_str()}).idle_timeout_ms.value() == ms, text);
+    }
+    BOOST_TEST(parse({"-tgeneral=5m"}).idle_timeout_ms.value() == 300000u);
+    // tcp.fin and tcp.rst set the one linger; the same time twice is fine.
+    BOOST_TEST(parse({"-t", "tcp.fin=10", "-t", "tcp.rst=10s"}).tcp_fin_linger_ms.value() == 10000u);
+    BOOST_TEST(parse({"-t", "tcp.rst=0"}).tcp_fin_linger_ms.value() == 0u);
+    BOOST_TEST(parse({"-t", "tcp.fin=10", "-t", "tcp.fin=20"}).tcp_fin_linger_ms.value() == 20000u);
+
+    // -c stays ebpfix's configuration file.
+    BOOST_TEST(parse({"-c", "/var/run/softflowd.ctl"}).config_file == "/var/run/softflowd.ctl");
+}
+
+BOOST_AUTO_TEST_CASE(softflowd_spellings_resolve_with_their_origins) {
+    TempDir dir;
+    const Config c = resolve(parse_without_default(
+        dir, {"-i", "eth0", "-n", "[::1]:2055", "-v", "10", "-t", "maxlife=5m", "-t", "tcp.rst=3", "-m", "100"}));
+    BOOST_TEST_REQUIRE(c.collectors.size() == 1u);
+    BOOST_TEST(c.collectors[0].encoder.protocol == Protocol::ipfix);
+    BOOST_TEST(c.active_timeout_ms == 300000u);
+    BOOST_TEST(c.tcp_fin_linger_ms == 3000u);
+    BOOST_TEST(c.max_flows == 100u);
+    BOOST_TEST(c.origins.at("collector[0].address") == "command line (-n [::1]:2055)");
+    BOOST_TEST(c.origins.at("flow.active_timeout") == "command line (-t maxlife)");
+    BOOST_TEST(c.origins.at("flow.tcp_fin_linger") == "command line (-t tcp.rst)");
+    BOOST_TEST(c.origins.at("flow.max_flows") == "command line (-m)");
+    BOOST_TEST(error_text<ConfigError>([&] {
+                   resolve(parse_without_default(dir, {"eth0", "-t", "expint=20", "-t", "general=10"}));
+               }) == "command line (-t expint): drain_interval (20 s) must be shorter than idle_timeout (10 s, set at "
+                     "command line (-t general)) (flow.drain_interval)");
+}
+
+BOOST_AUTO_TEST_CASE(softflowd_errors_say_what_to_use) {
+    BOOST_TEST(usage_error({"-v", "5", "-n", "127.0.0.1:2055"}) ==
+               "-v 5: NetFlow v5 is not supported yet; use -v 9 or -v 10");
+    BOOST_TEST(usage_error({"-v", "1"}) == "-v 1: NetFlow v1 is not supported; use -v 9 or -v 10");
+    BOOST_TEST(usage_error({"-v", "psamp"}) == "-v psamp: PSAMP is not supported; use -v 9 or -v 10");
+    BOOST_TEST(usage_error({"-v", "8"}) == "-v: unknown NetFlow version '8'; expected 9 (NetFlow v9) or 10 (IPFIX)");
+    BOOST_TEST(usage_error({"-v", "10", "--ipfix", "127.0.0.1:4739"}) ==
+               "-v sets the protocol of the -n collectors; give -n HOST:PORT (or use --ipfix / --netflow9)");
+    BOOST_TEST(usage_error({"-n", "::1:2055"}) ==
+               "-n: '::1:2055': an IPv6 address needs brackets, e.g. [2001:db8::1]:4739");
+    BOOST_TEST(usage_error({"-n", "127.0.0.1:2055,"}) == "-n: address is empty; expected HOST:PORT");
+    BOOST_TEST(usage_error({"-n", "collector:netflow"}) ==
+               "-n: 'collector:netflow': port must be a number from 1 to 65535");
+    for (const char* name : {"tcp", "udp", "icmp"}) {
+        const std::string arg = std::string(name) + "=60";
+        BOOST_TEST(usage_error({"-t", arg.c_str()}) ==
+                   "-t " + std::string(name) +
+                       ": ebpfix has one idle timeout for every protocol; use --idle-timeout S (or -t general=TIME)");
+    }
+    BOOST_TEST(usage_error({"-t", "maxlife"}) == "-t: 'maxlife' is not NAME=TIME (e.g. -t maxlife=5m)");
+    BOOST_TEST(usage_error({"-t", "bogus=5"}) ==
+               "-t: unknown timeout 'bogus'; expected maxlife, general, expint, tcp.fin or tcp.rst");
+    BOOST_TEST(usage_error({"-t", "maxlife=5x"}) ==
+               "-t maxlife: '5x' is not a time; write seconds (300) or a sequence like 5m or 1h30m (units s, m, h, d, w)");
+    BOOST_TEST(usage_error({"-t", "general="}) ==
+               "-t general: '' is not a time; write seconds (300) or a sequence like 5m or 1h30m (units s, m, h, d, w)");
+    BOOST_TEST(usage_error({"-t", "general=m"}).starts_with("-t general: 'm' is not a time"));
+    BOOST_TEST(usage_error({"-t", "general=99999999999999999999m"}).starts_with("-t general: '99999999999999999999m' is "
+                                                                               "not a time"));
+    BOOST_TEST(usage_error({"-t", "general=99999999999999999999"}) ==
+               "-t general: must be at most 604800 seconds, got 1e+20");
+    BOOST_TEST(usage_error({"-t", "maxlife=0"}) == "-t maxlife=0: ebpfix has no unlimited flow lifetime; the longest "
+                                                   "active timeout is 604800 seconds (-t maxlife=7d)");
+    BOOST_TEST(usage_error({"-t", "maxlife=8d"}) == "-t maxlife: must be at most 604800 seconds, got 691200");
+    BOOST_TEST(usage_error({"-t", "expint=0"}) ==
+               "-t expint=0: ebpfix always drains on an interval; give one greater than 0 (-t expint=1)");
+    BOOST_TEST(usage_error({"-t", "general=0"}) == "-t general: must be greater than 0 seconds, got 0");
+    BOOST_TEST(usage_error({"-t", "tcp.fin=10", "-t", "tcp.rst=20"}) ==
+               "-t tcp.rst=20: ebpfix has one linger for FIN and RST (flow.tcp_fin_linger); -t tcp.fin gave 10 s: "
+               "give both the same time");
+    BOOST_TEST(usage_error({"-i", "2:eth0"}) ==
+               "-i: '2:eth0': softflowd's IFINDEX: prefix is not supported (ebpfix exports the device's own "
+               "ifindex); write -i eth0");
+    BOOST_TEST(usage_error({"-r", "x.pcap", "eth0"}) ==
+               "-r reads a capture file instead of interfaces; do not name interfaces with it");
+
+    // Every softflowd flag ebpfix does not take is refused by name with what to do
+    // instead, with or without its value attached.
+    const std::map<std::string, std::string> refused = {
+        {"-a", "--pcap (-r) runs on the capture's own clock; drop -a"},
+        {"-b", "bidirectional flows (softflowd's -b, RFC 5103) are planned"},
+        {"-l", "every collector gets every record; drop -l"},
+        {"-L", "exports use the system's default (sysctl net.ipv4.ip_default_ttl"},
+        {"-N", "never puts an interface into promiscuous mode; drop -N"},
+        {"-p", "let systemd track it (etc/ebpfix.service); drop -p"},
+        {"-P", "ebpfix exports over UDP; TCP transport is planned; drop -P"},
+        {"-s", "packet sampling (softflowd's -s) is planned"},
+        {"-S", "the route to the collector chooses the interface; drop -S"},
+        {"-T", "keys every flow on addresses, ports, protocol, interface, direction and VLAN IDs; drop -T"},
+        {"-6", "ebpfix always tracks and exports IPv6 flows; drop -6"},
+        {"-A", "record times are the protocol's"},
+        {"-B", "size the kernel maps with flow.map_entries"},
+        {"-C", "reads the headers in the kernel whatever the packet size; drop -C"},
+        {"-R", "softflowd's -R (PSAMP receive mode) is not supported"},
+        {"-x", "softflowd's -x (MPLS labels) is not supported"},
+    };
+    for (const auto& [flag, advice] : refused) {
+        for (const std::string& attached : {flag, flag + "1"}) {
+            const std::string message = usage_error({attached.c_str(), "1"});
+            BOOST_TEST(message.starts_with(flag + ": "), message);
+            BOOST_TEST(message.find("softflowd's " + flag) != std::string::npos, message);
+            BOOST_TEST(message.find(advice) != std::string::npos, message << " lacks " << advice);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_socket_as_config_file_names_the_clash_with_softflowd) {
+    TempDir dir;
+    const std::string path = dir.path() + "/softflowd.ctl";
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    BOOST_TEST_REQUIRE(fd >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    BOOST_TEST_REQUIRE(path.size() < sizeof address.sun_path);
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    const int bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    ::close(fd);
+    BOOST_TEST_REQUIRE(bound == 0);
+    BOOST_TEST(error_text<ConfigError>([&] { resolve(parse({"-c", path.c_str(), "eth0"})); }) ==
+               path + ": is a socket, not a configuration file (softflowd's -c names its control socket; ebpfix's -c "
+                      "names the configuration file)");
+}
+
+BOOST_AUTO_TEST_CASE(export_interval_defaults_and_rules) {
+    TempDir dir;
+    // Without a collector the log gets flowcap's 10 s snapshots; collectors get none.
+    const Config alone = resolve(parse_without_default(dir, {"eth0"}));
+    BOOST_TEST(alone.export_interval_ms == 10000u);
+    BOOST_TEST(alone.origins.count("flow.export_interval") == 0u);
+    BOOST_TEST(resolve(parse_without_default(dir, {"eth0", "--ipfix", "127.0.0.1:4739"})).export_interval_ms == 0u);
+    BOOST_TEST(resolve(parse_without_default(dir, {"eth0", "-n", "127.0.0.1:2055"})).export_interval_ms == 0u);
+    BOOST_TEST(resolve(parse_without_default(dir, {"eth0", "--ipfix", "127.0.0.1:4739", "--interval", "5"}))
+                   .export_interval_ms == 5000u);
+    const Config off = resolve(parse_without_default(dir, {"eth0", "--interval", "0"}));
+    BOOST_TEST(off.export_interval_ms == 0u);
+    BOOST_TEST(off.origins.at("flow.export_interval") == "command line (--interval)");
+    // The default follows a drain interval longer than 10 s.
+    BOOST_TEST(resolve(parse_without_default(dir, {"eth0", "--drain-interval", "12", "--idle-timeout", "30"}))
+                   .export_interval_ms == 12000u);
+    // A collector from the file turns the default off; one from the command line replaces it.
+    const std::string file = dir.write("c.toml", "interfaces = [\"eth0\"]\n[flow]\ndrain_interval = 2\n"
+                                                 "[[collector]]\naddress = \"127.0.0.1:4739\"\n");
+    BOOST_TEST(resolve(parse({"-c", file.c_str()})).export_interval_ms == 0u);
+
+    BOOST_TEST(error_text<ConfigError>([&] { resolve(parse_without_default(dir, {"eth0", "--interval", "0.5"})); }) ==
+               "command line (--interval): export_interval (0.5 s) must be 0 (off) or at least drain_interval (1 s) "
+               "(flow.export_interval)");
+    BOOST_TEST(error_text<ConfigError>([&] { resolve(parse({"-c", file.c_str(), "-interval", "1"})); }) ==
+               "command line (-interval): export_interval (1 s) must be 0 (off) or at least drain_interval (2 s, set "
+               "at " + file + ":3:18) (flow.export_interval)");
+    BOOST_TEST(resolve(parse({"-c", file.c_str(), "--interval", "2"})).export_interval_ms == 2000u);
+}
+
+BOOST_AUTO_TEST_CASE(verbose_is_resolved_and_diffed) {
+    TempDir dir;
+    const std::string file = dir.write("v.toml", "interfaces = [\"eth0\"]\n");
+    const Config quiet = resolve(parse({"-c", file.c_str()}));
+    BOOST_TEST(!quiet.verbose);
+    const Config loud = resolve(parse({"-c", file.c_str(), "-D"}));
+    BOOST_TEST(loud.verbose);
+    BOOST_TEST(loud.origins.at("verbose") == "command line (-D)");
+    BOOST_TEST(resolve(parse({"-c", file.c_str(), "--verbose"})).verbose);
+    BOOST_TEST(diff(quiet, loud) == std::vector<std::string>{"verbose: off -> on"}, boost::test_tools::per_element());
+    // A reload re-applies the command line: still verbose.
+    BOOST_TEST(reload_config(loud).verbose);
 }

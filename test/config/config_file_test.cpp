@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "printers.hpp"
@@ -53,6 +54,10 @@ BOOST_AUTO_TEST_CASE(example_file_parses_to_every_documented_value) {
     BOOST_TEST(c.tcp_fin_linger_ms == 2000u);
     BOOST_TEST(c.max_flows == 262144u);
     BOOST_TEST(c.map_entries == 65536u);
+    // Commented out in the example: the default, off because collectors are configured.
+    BOOST_TEST(c.export_interval_ms == 0u);
+    BOOST_TEST(c.origins.count("flow.export_interval") == 0u);
+    BOOST_TEST(!c.verbose);
 
     BOOST_TEST_REQUIRE(c.collectors.size() == 2u);
     const CollectorConfig& a = c.collectors[0];
@@ -96,6 +101,9 @@ BOOST_AUTO_TEST_CASE(empty_file_gives_defaults_and_the_text_log) {
     BOOST_TEST(c.max_flows == 262144u);
     BOOST_TEST(c.map_entries == 65536u);
     BOOST_TEST(c.collectors.empty());
+    // No collector: flowcap's 10 s snapshots for the log.
+    BOOST_TEST(c.export_interval_ms == 10000u);
+    BOOST_TEST(!c.verbose);
     // No collector and no format: the text log on stdout.
     BOOST_TEST(c.log_format == OutputFormat::text);
     BOOST_TEST(c.log_file == "-");
@@ -198,7 +206,7 @@ BOOST_AUTO_TEST_CASE(unknown_keys_at_every_level) {
                "stats, metrics, privileges (interface)");
     BOOST_TEST(error_of("[flow]\nidle_timeout = 5\n  idle = 5\n") ==
                "t.toml:3:3: unknown key 'idle'; expected one of: drain_interval, idle_timeout, active_timeout, "
-               "tcp_fin_linger, max_flows, map_entries (flow.idle)");
+               "export_interval, tcp_fin_linger, max_flows, map_entries (flow.idle)");
     BOOST_TEST(error_of(collector + "[[collector]]\naddress = \"127.0.0.1:2055\"\nport = 2055\n") ==
                "t.toml:5:1: unknown key 'port'; expected one of: protocol, address, observation_domain, "
                "template_refresh, template_refresh_messages, max_message_size (collector[1].port)");
@@ -217,7 +225,7 @@ BOOST_AUTO_TEST_CASE(unknown_keys_at_every_level) {
     // A sub-table nobody reads is an unknown key too.
     BOOST_TEST(error_of("[flow.v6]\nidle_timeout = 5\n") ==
                "t.toml:1:7: unknown key 'v6'; expected one of: drain_interval, idle_timeout, active_timeout, "
-               "tcp_fin_linger, max_flows, map_entries (flow.v6)");
+               "export_interval, tcp_fin_linger, max_flows, map_entries (flow.v6)");
 }
 
 BOOST_AUTO_TEST_CASE(wrong_types) {
@@ -283,6 +291,50 @@ BOOST_AUTO_TEST_CASE(drain_interval_must_be_shorter_than_idle_timeout) {
                "t.toml:2:16: drain_interval (1 s) must be shorter than idle_timeout (0.5 s) (flow.idle_timeout)");
     // active < idle is allowed.
     BOOST_TEST(parse_config_text("[flow]\nactive_timeout = 5\nidle_timeout = 10\n", "t.toml").active_timeout_ms == 5000u);
+}
+
+BOOST_AUTO_TEST_CASE(export_interval_values_defaults_and_rules) {
+    // Seconds, 0 = off, with its place; the default depends on the collectors.
+    const Config set = parse_config_text(collector + "[flow]\nexport_interval = 2.5\n", "t.toml");
+    BOOST_TEST(set.export_interval_ms == 2500u);
+    BOOST_TEST(set.origins.at("flow.export_interval") == "t.toml:4:19");
+    BOOST_TEST(parse_config_text("[flow]\nexport_interval = 0\n", "t.toml").export_interval_ms == 0u);
+    BOOST_TEST(parse_config_text("[flow]\nexport_interval = 3600\n", "t.toml").export_interval_ms == 3600000u);
+    BOOST_TEST(parse_config_text(collector, "t.toml").export_interval_ms == 0u);
+    BOOST_TEST(parse_config_text("", "t.toml").export_interval_ms == 10000u);
+    // Without a collector the default is at least one drain interval.
+    BOOST_TEST(parse_config_text("[flow]\ndrain_interval = 20\nidle_timeout = 60\n", "t.toml").export_interval_ms ==
+               20000u);
+
+    BOOST_TEST(error_of("[flow]\nexport_interval = 3601\n") ==
+               "t.toml:2:19: must be at most 3600 seconds, got 3601 (flow.export_interval)");
+    BOOST_TEST(error_of("[flow]\nexport_interval = -1\n") ==
+               "t.toml:2:19: must be 0 or more seconds, got -1 (flow.export_interval)");
+    BOOST_TEST(error_of("[flow]\nexport_interval = \"10s\"\n") ==
+               "t.toml:2:19: expected a number of seconds, got a string (flow.export_interval)");
+    // Shorter than a drain: both places are named.
+    BOOST_TEST(error_of("[flow]\ndrain_interval = 2\nexport_interval = 1\n") ==
+               "t.toml:3:19: export_interval (1 s) must be 0 (off) or at least drain_interval (2 s, set at "
+               "t.toml:2:18) (flow.export_interval)");
+    BOOST_TEST(error_of("[flow]\nexport_interval = 0.5\n") ==
+               "t.toml:2:19: export_interval (0.5 s) must be 0 (off) or at least drain_interval (1 s) "
+               "(flow.export_interval)");
+    // Equal is fine.
+    BOOST_TEST(parse_config_text("[flow]\ndrain_interval = 2\nexport_interval = 2\n", "t.toml").export_interval_ms ==
+               2000u);
+
+    // validate() on a configuration built by hand places it at the drain interval when
+    // only that is known, and checks the limit.
+    Config c;
+    c.log_format = OutputFormat::text;
+    c.export_interval_ms = 500;
+    c.origins["flow.drain_interval"] = "x.toml:7:18";
+    BOOST_TEST(validate_error(c) == "x.toml:7:18: export_interval (0.5 s) must be 0 (off) or at least drain_interval "
+                                    "(1 s) (flow.drain_interval)");
+    c.export_interval_ms = 3600001;
+    c.origins["flow.export_interval"] = "command line (--interval)";
+    BOOST_TEST(validate_error(c) ==
+               "command line (--interval): must be at most 3600 seconds, got 3600.001 s (flow.export_interval)");
 }
 
 BOOST_AUTO_TEST_CASE(bad_names_and_choices) {
@@ -438,15 +490,82 @@ BOOST_AUTO_TEST_CASE(diff_lists_each_change) {
     after.collectors[0].encoder.observation_domain = 7;
     after.log_format = OutputFormat::json;
     after.metrics_listen = "127.0.0.1:9090";
+    after.export_interval_ms = 5000;
+    after.verbose = true;
     const std::vector<std::string> expected = {
         "interfaces: eth0 -> eth0, eth1",
         "flow.idle_timeout: 15 s -> 30 s",
+        "flow.export_interval: (off) -> 5 s",
         "collector removed: ipfix 127.0.0.1:4739 (observation_domain 1, template_refresh 60 s / 20 messages, "
         "max_message_size 1472)",
         "collector added: ipfix 127.0.0.1:4739 (observation_domain 7, template_refresh 60 s / 20 messages, "
         "max_message_size 1472)",
         "log.format: none -> json",
         "metrics.listen: (off) -> 127.0.0.1:9090",
+        "verbose: off -> on",
     };
     BOOST_TEST(diff(before, after) == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(check_environment_finds_what_start_would_miss) {
+    // A good configuration: nothing to report. Numeric hosts resolve without a query.
+    const Config good = parse_config_text("interfaces = [\"lo\"]\n"
+                                          "[[collector]]\naddress = \"127.0.0.1:4739\"\n"
+                                          "[[collector]]\naddress = \"[::1]:2055\"\n"
+                                          "[metrics]\nlisten = \"127.0.0.1:9090\"\n"
+                                          "[privileges]\nuser = \"root\"\n",
+                                          "g.toml");
+    BOOST_TEST(check_environment(good).empty());
+    BOOST_TEST(resolve_with_getaddrinfo("127.0.0.1", 4739, false) == "");
+    BOOST_TEST(resolve_with_getaddrinfo("::1", 9090, true) == "");
+
+    // Names go through a stand-in for the resolver: a real lookup of
+    // no-such-host.invalid would query the machine's DNS server, and tests send nothing
+    // beyond loopback. Everything else is looked up for real.
+    std::vector<std::string> asked;
+    const Resolver resolver = [&](const std::string& host, std::uint16_t port, bool stream) -> std::string {
+        asked.push_back(host + ":" + std::to_string(port) + (stream ? "/tcp" : "/udp"));
+        if (host == "no-such-host.invalid") return "Name or service not known";
+        return resolve_with_getaddrinfo(host, port, stream);
+    };
+    const Config bad = parse_config_text("interfaces = [\"lo\", \"ebpfix-nodev0\"]\n"
+                                         "[[collector]]\naddress = \"no-such-host.invalid:2055\"\n"
+                                         "[[collector]]\naddress = \"127.0.0.1:4739\"\n"
+                                         "[metrics]\nlisten = \"no-such-host.invalid:9090\"\n"
+                                         "[privileges]\nuser = \"ebpfix-no-such-user\"\n",
+                                         "b.toml");
+    const std::vector<Problem> problems = check_environment(bad, resolver);
+    BOOST_TEST_REQUIRE(problems.size() == 4u);
+    BOOST_TEST((problems[0].severity == Problem::Severity::warning));
+    BOOST_TEST(problems[0].message == "b.toml:1:21: interface 'ebpfix-nodev0' is not present now; ebpfix attaches to "
+                                      "it when it appears (interfaces[1])");
+    BOOST_TEST((problems[1].severity == Problem::Severity::error));
+    BOOST_TEST(problems[1].message == "b.toml:3:11: collector no-such-host.invalid:2055: cannot resolve "
+                                      "'no-such-host.invalid': Name or service not known (collector[0].address)");
+    BOOST_TEST((problems[2].severity == Problem::Severity::error));
+    BOOST_TEST(problems[2].message == "b.toml:7:10: metrics address 'no-such-host.invalid:9090': cannot resolve "
+                                      "'no-such-host.invalid': Name or service not known (metrics.listen)");
+    BOOST_TEST((problems[3].severity == Problem::Severity::error));
+    BOOST_TEST(problems[3].message == "b.toml:9:8: user 'ebpfix-no-such-user': no such user (privileges.user)");
+    // Collectors are looked up for UDP, the listener for TCP.
+    BOOST_TEST(asked == (std::vector<std::string>{"no-such-host.invalid:2055/udp", "127.0.0.1:4739/udp",
+                                                  "no-such-host.invalid:9090/tcp"}),
+               boost::test_tools::per_element());
+
+    // A capture run uses no interface: no warning about one.
+    Config capture = bad;
+    capture.pcap_file = "/tmp/in.pcap";
+    const std::vector<Problem> capture_problems = check_environment(capture, resolver);
+    BOOST_TEST_REQUIRE(capture_problems.size() == 3u);
+    for (const Problem& p : capture_problems) BOOST_TEST((p.severity == Problem::Severity::error), p.message);
+
+    // Interfaces named on the command line are placed there.
+    Config cli = good;
+    cli.interfaces = {"ebpfix-nodev1"};
+    cli.origins.clear();
+    cli.origins["interfaces"] = "command line (IFACE)";
+    const std::vector<Problem> cli_problems = check_environment(cli);
+    BOOST_TEST_REQUIRE(cli_problems.size() == 1u);
+    BOOST_TEST(cli_problems[0].message == "command line (IFACE): interface 'ebpfix-nodev1' is not present now; ebpfix "
+                                          "attaches to it when it appears (interfaces[0])");
 }

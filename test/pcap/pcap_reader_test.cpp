@@ -124,10 +124,11 @@ BOOST_AUTO_TEST_CASE(every_fixture_reads_with_exact_counts_and_times) {
         {"icmp_echo.pcapng", 7, bpf::LinkLayer::ethernet, kBaseNs + 50'000, 0},
         {"vlan_qinq.pcap", 7, bpf::LinkLayer::ethernet, kBaseNs + 10'000, 0},
         {"fragments.pcap", 6, bpf::LinkLayer::ethernet, kBaseNs + 100'000, 0},
-        {"garbage.pcap", 11, bpf::LinkLayer::ethernet, kBaseNs + 10'000, 1},
+        {"garbage.pcap", 12, bpf::LinkLayer::ethernet, kBaseNs + 10'000, 2},
         {"raw_ip.pcap", 6, bpf::LinkLayer::l3, kBaseNs + 5'000, 0},
         {"sll.pcap", 6, bpf::LinkLayer::ethernet, kBaseNs + 10'000, 0},
         {"sll2.pcapng", 6, bpf::LinkLayer::ethernet, kBaseNs + 10'000, 0},
+        {"snaplen96.pcap", 8, bpf::LinkLayer::ethernet, kBaseNs + 100'000, 8},
     };
     for (const Want& w : wants) {
         BOOST_TEST_CONTEXT(w.file) {

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Packet access for hooks that see a struct __sk_buff (TC, cgroup_skb): what parse.h
+ * and account.h need, and nothing else. cgroup_skb programs define
+ * EBPFIX_CTX_SOCKET_HOOK before including this (no wire_len there; the socket is
+ * always known).
+ */
+#ifndef EBPFIX_CTX_SKB_H
+#define EBPFIX_CTX_SKB_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "maps.h"
+
+static __always_inline void *ctx_data(struct __sk_buff *skb)
+{
+	return (void *)(long)skb->data;
+}
+
+static __always_inline void *ctx_data_end(struct __sk_buff *skb)
+{
+	return (void *)(long)skb->data_end;
+}
+
+/* Bytes from the start of the data on the wire: longer than the data only when a
+ * replayed capture cut the packet at its snaplen (the daemon passes the original length
+ * as wire_len). */
+static __always_inline __u32 ctx_wire_len(struct __sk_buff *skb)
+{
+#ifdef EBPFIX_CTX_SOCKET_HOOK
+	return skb->len;
+#else
+	__u32 wire = skb->wire_len;
+
+	return wire > skb->len ? wire : skb->len;
+#endif
+}
+
+static __always_inline int ctx_load(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
+{
+	return bpf_skb_load_bytes(skb, off, to, len);
+}
+
+static __always_inline __u32 ctx_gso_segs(struct __sk_buff *skb)
+{
+	return skb->gso_segs;
+}
+
+static __always_inline __u32 ctx_gso_size(struct __sk_buff *skb)
+{
+	return skb->gso_size;
+}
+
+static __always_inline bool ctx_vlan(struct __sk_buff *skb, __u16 *vid)
+{
+	if (!skb->vlan_present)
+		return false;
+	*vid = skb->vlan_tci & 0x0fff;
+	return true;
+}
+
+static __always_inline __u32 ctx_ifindex(struct __sk_buff *skb)
+{
+	return skb->ifindex;
+}
+
+static __always_inline __u64 ctx_time_ns(struct __sk_buff *skb)
+{
+	return ebpfix_time_from_packet ? skb->tstamp : bpf_ktime_get_coarse_ns();
+}
+
+/* The cookie of the local socket the packet belongs to, 0 when the hook has none
+ * (forwarded traffic, TC ingress before the socket lookup). */
+static __always_inline __u64 ctx_owner(struct __sk_buff *skb)
+{
+	return bpf_get_socket_cookie(skb);
+}
+
+#endif /* EBPFIX_CTX_SKB_H */

@@ -1,0 +1,101 @@
+// check_environment: what a valid configuration still needs from this machine.
+#include <net/if.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "config/config.hpp"
+#include "config/rules.hpp"
+
+namespace ebpfix::config {
+
+namespace {
+
+// getpwnam_r: "" when the user exists, else why not.
+std::string look_up_user(const std::string& name) {
+    long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+    std::vector<char> buffer(size > 0 ? std::size_t(size) : 16384);
+    passwd entry{};
+    passwd* found = nullptr;
+    int err = 0;
+    while ((err = ::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found)) == ERANGE &&
+           buffer.size() < (1u << 20))
+        buffer.resize(buffer.size() * 2);
+    if (found != nullptr) return "";
+    // 0, ENOENT, ESRCH, EBADF and EPERM all mean "no such user" (getpwnam_r(3)).
+    if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM) return "no such user";
+    return std::string("cannot look it up: ") + std::strerror(err);
+}
+
+}  // namespace
+
+std::string resolve_with_getaddrinfo(const std::string& host, std::uint16_t port, bool stream) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = stream ? SOCK_STREAM : SOCK_DGRAM;
+    hints.ai_protocol = stream ? IPPROTO_TCP : IPPROTO_UDP;
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* result = nullptr;
+    const std::string service = std::to_string(port);
+    int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &result);
+    if (rc == 0) {
+        ::freeaddrinfo(result);
+        return "";
+    }
+    return rc == EAI_SYSTEM ? std::string(std::strerror(errno)) : std::string(::gai_strerror(rc));
+}
+
+std::vector<Problem> check_environment(const Config& config) {
+    return check_environment(config, resolve_with_getaddrinfo);
+}
+
+std::vector<Problem> check_environment(const Config& c, const Resolver& resolve) {
+    std::vector<Problem> problems;
+    auto add = [&](Problem::Severity severity, const std::string& key, const std::string& message) {
+        problems.push_back(Problem{severity, detail::place_of(c, key) + ": " + message + " (" + key + ")"});
+    };
+
+    // Interfaces are not used for a capture file.
+    if (c.pcap_file.empty()) {
+        for (std::size_t i = 0; i < c.interfaces.size(); ++i) {
+            if (::if_nametoindex(c.interfaces[i].c_str()) != 0) continue;
+            add(Problem::Severity::warning, "interfaces[" + std::to_string(i) + "]",
+                "interface " + quoted(c.interfaces[i]) + " is not present now; ebpfix attaches to it when it appears");
+        }
+    }
+
+    for (std::size_t i = 0; i < c.collectors.size(); ++i) {
+        const CollectorConfig& cc = c.collectors[i];
+        if (std::string why = resolve(cc.host, cc.port, false); !why.empty())
+            add(Problem::Severity::error, "collector[" + std::to_string(i) + "].address",
+                "collector " + cc.source() + ": cannot resolve " + quoted(cc.host) + ": " + why);
+    }
+
+    if (!c.metrics_listen.empty()) {
+        HostPort hp;
+        try {
+            hp = parse_host_port(c.metrics_listen, PortZero::allowed);
+        } catch (const std::invalid_argument& e) {
+            add(Problem::Severity::error, "metrics.listen", e.what());  // validate() reports it first
+            hp.host.clear();
+        }
+        if (!hp.host.empty()) {
+            if (std::string why = resolve(hp.host, hp.port, true); !why.empty())
+                add(Problem::Severity::error, "metrics.listen",
+                    "metrics address " + quoted(c.metrics_listen) + ": cannot resolve " + quoted(hp.host) + ": " + why);
+        }
+    }
+
+    if (!c.user.empty()) {
+        if (std::string why = look_up_user(c.user); !why.empty())
+            add(Problem::Severity::error, "privileges.user", "user " + quoted(c.user) + ": " + why);
+    }
+    return problems;
+}
+
+}  // namespace ebpfix::config
