@@ -49,19 +49,28 @@ Daemon::Daemon(config::Config config)
       config_(std::move(config)),
       program_(program_options(config_)),
       hooks_(program_, attach_mode(config_.attach_mode), [](const std::string& m) { log_info(m); }) {
-    hooks_.attach_all(config_.interfaces);
+    // Everything that can fail on a mistake in the configuration fails before a device is
+    // touched: names resolve, the user exists, files open, the metrics port binds.
+    for (const auto& problem : config::check_environment(config_)) {
+        if (problem.severity == config::Problem::Severity::error) throw config::ConfigError(problem.message);
+        log_warning(problem.message);
+    }
     exporter_ = std::make_unique<FlowExporter>(
         io_, program_, config_, [] { return flow::time_base_now(); }, wall_ms_now(),
         [this](std::uint32_t ifindex) { return hooks_.name_of(ifindex); },
         [this] {
+            // Every device ever watched, also after it went away or was detached at stop:
+            // collectors keep naming the ifindexes of earlier records.
             std::vector<ipfix::InterfaceInfo> out;
-            for (const auto& s : hooks_.status())
-                if (s.ifindex != 0) out.push_back({s.ifindex, s.name, "ebpfix " + s.name});
+            for (const auto& [ifindex, name] : hooks_.names_seen()) out.push_back({ifindex, name, "ebpfix " + name});
             return out;
         });
     if (!config_.metrics_listen.empty())
         metrics_ = std::make_unique<ServiceMetrics>(io_, config_.metrics_listen);
-    if (!config_.user.empty()) drop_privileges(config_.user);
+    hooks_.attach_all(config_.interfaces);
+    // Loading needed CAP_PERFMON (and perhaps CAP_SYS_RESOURCE, ambient capabilities under
+    // systemd); from here on only what draining and re-attaching need stays.
+    drop_privileges(config_.user);
 }
 
 Daemon::~Daemon() = default;
@@ -87,7 +96,7 @@ void Daemon::schedule_drain() {
     drain_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec || stopping_) return;
         on_drain_timer();
-        schedule_drain();
+        if (!stopping_) schedule_drain();
     });
 }
 
@@ -96,10 +105,20 @@ void Daemon::on_drain_timer() {
     try {
         exporter_->cycle(monotonic_ns_now(), wall_ms_now());
     } catch (const std::exception& e) {
-        // A failed drain leaves the counts in the kernel maps; the next cycle gets them.
+        // What a failed cycle took from the kernel is kept and handed on by the next one.
         log_error(std::string("drain cycle failed: ") + e.what());
     }
     if (metrics_) metrics_->update(*exporter_, hooks_);
+    const auto* flow_log = exporter_->flow_log();
+    if (flow_log && flow_log->output_closed() && !log_end_reported_) {
+        log_end_reported_ = true;
+        log_info("the flow log's reader closed " + std::string(flow_log->options().path == "-" ? "standard output" : "the log") +
+                 ": the flow log ends here");
+        if (exporter_->collectors().empty()) {
+            log_info("no other output is configured: stopping");
+            stop();
+        }
+    }
 }
 
 void Daemon::wait_signal() {
@@ -124,8 +143,29 @@ void Daemon::reload() {
     try {
         config::Config next = config::reload_config(config_);
         if (!next.pcap_file.empty()) throw config::ConfigError("--pcap cannot be set by a reload");
+        keep_restart_only_settings(next);
+        // The new metrics address binds before anything changes (a port in use keeps the
+        // whole old configuration); the switch happens once nothing else can fail.
+        const bool metrics_moved = next.metrics_listen != config_.metrics_listen;
+        std::unique_ptr<metrics::MetricsServer> bound;
+        std::unique_ptr<ServiceMetrics> created;
+        if (metrics_moved && !next.metrics_listen.empty()) {
+            if (metrics_)
+                bound = metrics_->bind(next.metrics_listen);
+            else
+                created = std::make_unique<ServiceMetrics>(io_, next.metrics_listen);
+        }
         exporter_->reconfigure(next, wall_ms_now());
         for (const auto& line : config::diff(config_, next)) log_info("SIGHUP: " + line);
+        if (bound) metrics_->adopt(std::move(bound));
+        if (created) {
+            metrics_ = std::move(created);
+            metrics_->update(*exporter_, hooks_, false);
+        }
+        if (metrics_moved && next.metrics_listen.empty() && metrics_) {
+            metrics_->stop();
+            metrics_.reset();
+        }
         hooks_.set_names(next.interfaces);
         config_ = std::move(next);
         if (metrics_) metrics_->reload_result(true);
@@ -135,6 +175,23 @@ void Daemon::reload() {
         log_error(std::string("SIGHUP: keeping the old configuration: ") + e.what());
     }
     exporter_->reopen_files();
+}
+
+void Daemon::keep_restart_only_settings(config::Config& next) const {
+    // These shape what was loaded into the kernel or given up at start: a reload cannot
+    // change them, so it says so and keeps the running value.
+    auto keep = [&](const char* key, bool changed, const std::string& running, const std::string& wanted, auto restore) {
+        if (!changed) return;
+        log_warning("SIGHUP: " + std::string(key) + " changed (" + running + " -> " + wanted +
+                    ") but takes effect only at the next start; keeping " + running);
+        restore();
+    };
+    keep("flow.map_entries", next.map_entries != config_.map_entries, std::to_string(config_.map_entries),
+         std::to_string(next.map_entries), [&] { next.map_entries = config_.map_entries; });
+    keep("attach", next.attach_mode != config_.attach_mode, std::string(config::to_string(config_.attach_mode)),
+         std::string(config::to_string(next.attach_mode)), [&] { next.attach_mode = config_.attach_mode; });
+    keep("privileges.user", next.user != config_.user, config_.user.empty() ? "(none)" : config_.user,
+         next.user.empty() ? "(none)" : next.user, [&] { next.user = config_.user; });
 }
 
 void Daemon::stop() {

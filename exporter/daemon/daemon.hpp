@@ -33,6 +33,7 @@ private:
     void on_drain_timer();
     void wait_signal();
     void reload();
+    void keep_restart_only_settings(config::Config& next) const;
     void stop();
 
     boost::asio::io_context io_;
@@ -45,6 +46,7 @@ private:
     std::unique_ptr<FlowExporter> exporter_;
     std::unique_ptr<ServiceMetrics> metrics_;
     bool stopping_ = false;
+    bool log_end_reported_ = false;
 };
 
 // Wall clock and the flow clock (CLOCK_MONOTONIC, as the kernel program's times).

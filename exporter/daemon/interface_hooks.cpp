@@ -65,6 +65,8 @@ void InterfaceHooks::refresh() {
 
 void InterfaceHooks::set_names(const std::vector<std::string>& names) {
     std::vector<Hooked> next;
+    for (const Hooked& h : hooked_)
+        if (std::find(names.begin(), names.end(), h.name) == names.end()) log_("detached from " + h.name);
     for (const auto& name : names) {
         if (std::any_of(next.begin(), next.end(), [&](const Hooked& h) { return h.name == name; })) continue;
         auto it = std::find_if(hooked_.begin(), hooked_.end(), [&](const Hooked& h) { return h.name == name; });
@@ -87,9 +89,6 @@ void InterfaceHooks::set_names(const std::vector<std::string>& names) {
         }
         next.push_back(std::move(h));
     }
-    for (const Hooked& h : hooked_)
-        if (std::none_of(next.begin(), next.end(), [&](const Hooked& n) { return n.name == h.name; }))
-            log_("detached from " + h.name);
     hooked_ = std::move(next);  // hooks of removed names are destroyed (detached) here
 }
 

@@ -43,6 +43,8 @@ public:
 
     // The name of an attached (or last attached) device, for logs and IPFIX interface names.
     std::string name_of(unsigned ifindex) const;
+    // Every ifindex ever attached to, with its name.
+    const std::map<unsigned, std::string>& names_seen() const noexcept { return names_seen_; }
 
 private:
     struct Hooked {

@@ -1,4 +1,5 @@
 // ebpfix: count every packet with eBPF, export flows as IPFIX / NetFlow v9.
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -20,6 +21,9 @@ int usage_error(const std::string& message) {
 
 int main(int argc, char** argv) {
     using namespace ebpfix;
+    // A reader that goes away (`ebpfix eth0 | head`) is an EPIPE the flow log handles,
+    // not a signal that kills the daemon with its flows and hooks.
+    std::signal(SIGPIPE, SIG_IGN);
     config::CommandLine cl;
     try {
         cl = config::parse_command_line(argc, argv);
@@ -57,11 +61,15 @@ int main(int argc, char** argv) {
         return 0;
     }
 
+    daemon::set_verbose(cfg.verbose);
     try {
         if (!cfg.pcap_file.empty()) return daemon::run_pcap(cfg);
         if (cfg.interfaces.empty()) return usage_error("no interface to watch (give one, e.g. 'ebpfix eth0')");
         daemon::Daemon d(std::move(cfg));
         return d.run();
+    } catch (const config::ConfigError& e) {
+        daemon::log_error(e.what());  // found at start: a user, a name, a file
+        return 2;
     } catch (const std::exception& e) {
         daemon::log_error(e.what());
         return 1;

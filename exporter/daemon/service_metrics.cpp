@@ -17,7 +17,7 @@ const char* protocol_name(ipfix::Protocol p) { return p == ipfix::Protocol::ipfi
 
 }  // namespace
 
-ServiceMetrics::ServiceMetrics(boost::asio::io_context& io, const std::string& listen) {
+ServiceMetrics::ServiceMetrics(boost::asio::io_context& io, const std::string& listen) : io_(io) {
     registry_.gauge("ebpfix_build_info", "ebpfix version (value is always 1)", {{"version", EBPFIX_VERSION}}).set(1);
     for (const char* result : {"success", "failure"})
         registry_.counter("ebpfix_config_reloads_total", "SIGHUP configuration reloads by result",
@@ -29,6 +29,15 @@ void ServiceMetrics::reload_result(bool ok) {
     registry_.counter("ebpfix_config_reloads_total", "SIGHUP configuration reloads by result",
                       {{"result", ok ? "success" : "failure"}})
         .inc();
+}
+
+std::unique_ptr<metrics::MetricsServer> ServiceMetrics::bind(const std::string& listen) {
+    return std::make_unique<metrics::MetricsServer>(io_, listen, [this] { return registry_.render(); });
+}
+
+void ServiceMetrics::adopt(std::unique_ptr<metrics::MetricsServer> server) {
+    if (server_) server_->stop();
+    server_ = std::move(server);
 }
 
 void ServiceMetrics::stop() {

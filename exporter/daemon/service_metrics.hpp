@@ -24,11 +24,16 @@ public:
     // After a drain cycle: copies every total and observes the cycle's duration.
     void update(const FlowExporter& exporter, const InterfaceHooks& hooks, bool cycle_ran = true);
     void reload_result(bool ok);
+    // SIGHUP, another address: bind() opens it (throws when it cannot; the old one keeps
+    // serving), adopt() switches to it once nothing else of the reload can fail.
+    std::unique_ptr<metrics::MetricsServer> bind(const std::string& listen);
+    void adopt(std::unique_ptr<metrics::MetricsServer> server);
     void stop();
     std::uint16_t port() const { return server_ ? server_->port() : 0; }
     const metrics::Registry& registry() const { return registry_; }
 
 private:
+    boost::asio::io_context& io_;
     metrics::Registry registry_;
     std::unique_ptr<metrics::MetricsServer> server_;
     std::set<std::string> collectors_;  // label values in use, to drop removed collectors

@@ -293,10 +293,11 @@ void FlowLogWriter::append_line(const FlowRecord& record, std::string_view ifnam
 }
 
 bool FlowLogWriter::write_block() {
-    const bool ok = file_.append(block_) == 0;
-    if (!ok) ++write_errors_;
+    const int err = file_.append(block_);
+    if (err == EPIPE) closed_ = true;
+    if (err != 0) ++write_errors_;
     block_.clear();
-    return ok;
+    return err == 0;
 }
 
 template <typename AppendLine>
@@ -322,6 +323,11 @@ std::size_t FlowLogWriter::write_some(std::size_t limit, std::int64_t export_tim
 
 std::size_t FlowLogWriter::write_cycle(std::span<const FlowRecord> records, const IfName& ifname,
                                        std::int64_t export_time_s) {
+    if (closed_) {
+        lines_not_written_ += pending_.size() + records.size();
+        pending_.clear();
+        return 0;
+    }
     const std::size_t limit = options_.max_export_per_cycle == 0 ? SIZE_MAX : options_.max_export_per_cycle;
     const std::size_t from_queue = write_some(limit, export_time_s);
     // While older lines wait (limit reached or a failed write), new records queue behind them.
@@ -335,6 +341,7 @@ std::size_t FlowLogWriter::write_cycle(std::span<const FlowRecord> records, cons
 }
 
 std::size_t FlowLogWriter::flush_all(std::int64_t export_time_s) {
+    if (closed_) return write_cycle({}, nullptr, export_time_s);
     return write_some(pending_.size(), export_time_s);
 }
 

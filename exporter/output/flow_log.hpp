@@ -94,6 +94,11 @@ public:
     // failure the old descriptor is kept and false is returned (last_error() says why).
     bool reopen();
 
+    // A reader that went away (EPIPE: `ebpfix eth0 | head`): the log has ended. Lines of
+    // later records are counted in lines_not_written() instead of being queued.
+    bool output_closed() const noexcept { return closed_; }
+    std::uint64_t lines_not_written() const noexcept { return lines_not_written_; }
+
     std::uint64_t lines_written() const noexcept { return lines_written_; }
     std::uint64_t lines_pending() const noexcept { return pending_.size(); }
     std::uint64_t write_errors() const noexcept { return write_errors_; }
@@ -122,6 +127,8 @@ private:
     std::uint64_t lines_written_ = 0;
     std::uint64_t write_errors_ = 0;
     std::uint64_t lines_dropped_ = 0;
+    std::uint64_t lines_not_written_ = 0;
+    bool closed_ = false;
 };
 
 }  // namespace ebpfix::output

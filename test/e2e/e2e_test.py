@@ -465,6 +465,280 @@ def scenario_pcap(binary, pcaps):
     print(f"pcap: {checked} captures exported exactly; a cut capture exported its {exported} whole packets")
 
 
+def nfdump_times(flow_dir):
+    """Per record: (key as flow_key_of makes it, start, end) in Unix seconds, as nfdump
+    decodes them (%ts/%te, UTC)."""
+    import datetime
+    out = h.sh(f"TZ=UTC nfdump -R {flow_dir} -q -N -6 -o 'fmt:%ts|%te|%sa|%da|%sp|%dp|%pr'")
+
+    def seconds(text):
+        t = datetime.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S.%f")
+        return t.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+    records = []
+    for line in out.splitlines():
+        if "|" not in line:
+            continue
+        ts, te, sa, da, sp, dp, pr = [x.strip() for x in line.split("|")]
+        proto = int(pr) if pr.isdigit() else {"TCP": 6, "UDP": 17, "ICMP": 1, "ICMP6": 58}[pr]
+        if "." in dp:  # ICMP type.code
+            t, c = dp.split(".")
+            dport = (int(t) << 8) | int(c)
+        else:
+            dport = int(dp)
+        records.append(((sa, da, int(sp), dport, proto), seconds(ts), seconds(te)))
+    return records
+
+
+def scenario_times(binary):
+    """Record start/end times decoded by nfdump (IPFIX and NetFlow v9) agree with the
+    capture times of the same packets within 1 s, across records split by the active
+    timeout; no record ends before it starts (v9 FIRST/LAST from the exporter's start)."""
+    h.require_tools("nfcapd", "nfdump", "tcpdump")
+    from scapy.all import rdpcap
+    s = Setup(binary, "time")
+    s.start_server()
+    n_ipfix, d_ipfix = s.start_nfcapd("ipfix", 4739)
+    n_v9, d_v9 = s.start_nfcapd("v9", 2055)
+    s.start_ebpfix([s.net.dev_a, "--ipfix", "127.0.0.1:4739", "--netflow9", "127.0.0.1:2055", "--drain-interval", "0.5",
+                    "--idle-timeout", "2", "--active-timeout", "1.5"])
+    cap = s.start_capture()
+    # A ping running across several active timeouts: several records of one flow.
+    ping = s.procs.start(["ping", "-i", "0.2", "-c", "25", s.net.ip_b], netns=s.net.ns_a)
+    for _ in range(3):
+        send_udp_exact(s, 20)
+        time.sleep(1.0)
+    ping.wait(timeout=30)
+    time.sleep(0.5)
+    h.stop(cap, signal.SIGINT)
+    s.stop_ebpfix()
+    h.stop(n_ipfix)
+    h.stop(n_v9)
+
+    truth = {}
+    for pkt in rdpcap(s.path("truth.pcap")):
+        key = h.flow_key_of(pkt)
+        if key is None or not ours(key):
+            continue
+        t = float(pkt.time)
+        lo, hi = truth.get(key, (t, t))
+        truth[key] = (min(lo, t), max(hi, t))
+    assert len(truth) >= 6, truth
+    for name, d in (("IPFIX", d_ipfix), ("NetFlow v9", d_v9)):
+        got, count = {}, {}
+        for key, start, end in nfdump_times(d):
+            if key not in truth:
+                continue
+            assert start <= end, f"{name}: a record of {key} starts at {start:.3f} and ends at {end:.3f}"
+            count[key] = count.get(key, 0) + 1
+            lo, hi = got.get(key, (start, end))
+            got[key] = (min(lo, start), max(hi, end))
+        assert max(count.values()) >= 3, f"{name}: expected a flow split into several records: {count}"
+        for key, (lo, hi) in truth.items():
+            assert key in got, f"{name}: no record of {key}"
+            glo, ghi = got[key]
+            assert abs(glo - lo) <= 1.0 and abs(ghi - hi) <= 1.0, \
+                f"{name}: {key}: records span {glo:.3f}..{ghi:.3f}, capture {lo:.3f}..{hi:.3f}"
+    print(f"times: {len(truth)} flows ({max(count.values())} records of the longest), record times within 1 s of "
+          "the capture in IPFIX and v9")
+
+
+def write_gap_pcap(path, times_ns):
+    """Three UDP packets of one flow at the given capture times (ns since the epoch)."""
+    from scapy.all import Ether, IP, UDP, Raw
+    import struct
+    out = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1)
+    for t in times_ns:
+        frame = bytes(Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b") /
+                      IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=1000, dport=2000) / Raw(b"z" * 22))
+        sec, ns = divmod(t, 1_000_000_000)
+        out += struct.pack("<IIII", sec, ns, len(frame), len(frame)) + frame
+    open(path, "wb").write(out)
+
+
+def scenario_pcap_gaps(binary):
+    """--pcap costs what its packets cost, not what the time they span costs: 3 packets
+    over 30 days, and captures whose clock jumps (1970 -> today, backwards, a flipped
+    high byte) finish at once, with every packet in the flow log."""
+    ns = f"ebpfix-e2e-gaps-{os.getpid()}"
+    import atexit
+    atexit.register(lambda: h.sh(f"ip netns del {ns}", check=False))
+    h.sh(f"ip netns add {ns}")
+    h.sh(f"ip -n {ns} link set lo up")
+    work = tempfile.mkdtemp(prefix="ebpfix-e2e-gaps-")
+    now = int(time.time()) * 1_000_000_000
+    day = 86400 * 1_000_000_000
+    cases = {
+        "thirty_days": [now - 30 * day, now - 15 * day, now],
+        "from_1970": [1_000_000_000, now, now + 1_000_000],
+        "backwards": [now, now - 7 * day, now - 14 * day],
+        "flipped_high_byte": [now, now ^ (1 << 61), now + 2_000_000],
+    }
+    for name, times in cases.items():
+        capture = os.path.join(work, name + ".pcap")
+        write_gap_pcap(capture, times)
+        log = os.path.join(work, name + ".json")
+        t0 = time.monotonic()
+        r = subprocess.run(["ip", "netns", "exec", ns, binary, "--pcap", capture, "--log", "json", "--log-file", log],
+                           capture_output=True, text=True, timeout=120)
+        took = time.monotonic() - t0
+        assert r.returncode == 0, f"{name}: exit {r.returncode}: {r.stderr}"
+        packets = sum(json.loads(line)["packets"] for line in open(log))
+        assert packets == 3, f"{name}: {packets} packets in the flow log"
+        assert took < 2.0, f"{name}: took {took:.2f} s"
+        print(f"pcap_gaps: {name} in {took:.2f} s")
+
+
+def scenario_sigpipe(binary):
+    """`ebpfix DEV | head` ends cleanly: the closed pipe ends the log, the daemon stops
+    (no other output), exits 0 and leaves no filter on the device."""
+    s = Setup(binary, "pipe")
+    s.start_server()
+    err = s.path("ebpfix.err")
+    conf = s.path("ebpfix.toml")
+    write_config(conf, 'attach = "clsact"\n')
+    cmd = (f"set -o pipefail; ip netns exec {s.net.ns_a} {binary} -c {conf} {s.net.dev_a} --drain-interval 0.2 "
+           f"--interval 0.5 2>{err} | head -n 1 > {s.path('head.out')}")
+    pipeline = subprocess.Popen(["bash", "-c", cmd], start_new_session=True)
+    s.procs.procs.append(pipeline)
+    h.wait_for_text(err, "attached to", timeout=20)
+    for _ in range(3):
+        send_udp_exact(s, 20)
+        time.sleep(0.4)
+    rc = pipeline.wait(timeout=20)  # bash returns when ebpfix has exited too
+    assert rc == 0, f"ebpfix exited {rc}: " + open(err).read()[-2000:]
+    assert open(s.path("head.out")).read().strip(), "head got no line"
+    text = open(err).read()
+    assert "flow log ends here" in text and "stopping" in text, text[-2000:]
+    filters = h.sh(f"ip netns exec {s.net.ns_a} tc filter show dev {s.net.dev_a} ingress") + \
+        h.sh(f"ip netns exec {s.net.ns_a} tc filter show dev {s.net.dev_a} egress")
+    assert "ebpfix" not in filters, f"filters left behind: {filters}"
+    print("sigpipe: head closed the pipe, ebpfix stopped cleanly and removed its filters")
+
+
+def scenario_restart_after_kill(binary):
+    """clsact filters outlive `kill -9`; the next start replaces them (one set, not two)
+    and SIGTERM removes them."""
+    s = Setup(binary, "kill")
+    s.start_server()
+
+    def our_filters():
+        out = ""
+        for d in ("ingress", "egress"):
+            out += h.sh(f"ip netns exec {s.net.ns_a} tc filter show dev {s.net.dev_a} {d}")
+        return sum(1 for line in out.splitlines() if "ebpfix_tc_" in line)
+
+    conf = s.path("ebpfix.toml")
+    write_config(conf, 'attach = "clsact"\n')
+    args = ["-c", conf, s.net.dev_a, "--log", "none", "--ipfix", "127.0.0.1:4739"]
+    first = s.start_ebpfix(args)
+    assert our_filters() == 2, our_filters()
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=10)
+    assert our_filters() == 2, "a killed instance's filters should still be there"
+    s.start_ebpfix(args + ["--log", "json", "--log-file", s.path("flows.json"), "--drain-interval", "0.2"])
+    assert our_filters() == 2, f"after a restart: {our_filters()} ebpfix filters"
+    assert "stale" in open(s.ebpfix_err).read(), open(s.ebpfix_err).read()
+    sent = [send_udp_exact(s, 30)]
+    time.sleep(0.6)
+    s.stop_ebpfix()
+    assert our_filters() == 0, "filters left after SIGTERM"
+    flows, _ = h.json_log_flows(s.path("flows.json"))
+    check_udp_exact(flows, sent, 30)
+    print("restart_after_kill: stale filters replaced, counts exact, nothing left at stop")
+
+
+def scenario_capabilities(binary):
+    """CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN are enough to run; without CAP_PERFMON the
+    start fails with one line naming it (no verifier dump, no libbpf noise)."""
+    h.require_tools("setpriv")
+    s = Setup(binary, "caps")
+    enough = ["setpriv", "--bounding-set=-all,+bpf,+perfmon,+net_admin", "--inh-caps=-all"]
+    p = s.procs.start(enough + [binary, s.net.dev_a, "--log", "json", "--log-file", s.path("flows.json")],
+                      netns=s.net.ns_a, stderr=open(s.path("ok.err"), "w"))
+    h.wait_for_text(s.path("ok.err"), "attached to", timeout=20)
+    assert h.stop(p) == 0, open(s.path("ok.err")).read()
+    short = ["setpriv", "--bounding-set=-all,+bpf,+net_admin", "--inh-caps=-all"]
+    r = subprocess.run(["ip", "netns", "exec", s.net.ns_a] + short + [binary, s.net.dev_a, "--log", "none", "--ipfix",
+                                                                      "127.0.0.1:4739"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0, r
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert any("CAP_PERFMON" in line and "missing" in line for line in lines), r.stderr
+    assert len(lines) <= 2, f"expected a one-line error, got {len(lines)} lines:\n{r.stderr[:2000]}"
+    assert "PROG LOAD LOG" not in r.stderr and "libbpf:" not in r.stderr, r.stderr[:2000]
+    print("capabilities: the documented three suffice; without CAP_PERFMON: " +
+          next(line for line in lines if "CAP_PERFMON" in line))
+
+
+def scenario_cadence(binary):
+    """No collector: like flowcap, every flow with packets is in the log each interval,
+    also while it goes on (not only when it ends)."""
+    s = Setup(binary, "cad")
+    s.start_server()
+    s.start_ebpfix([s.net.dev_a, "--log", "json", "--log-file", s.path("flows.json"), "--interval", "1",
+                    "--drain-interval", "0.25"])
+    ping = s.procs.start(["ping", "-i", "0.2", s.net.ip_b], netns=s.net.ns_a)
+    time.sleep(3.6)
+    h.stop(ping, signal.SIGINT)
+    lines = [json.loads(x) for x in open(s.path("flows.json"))]
+    echo = [r for r in lines if r["protocol"] == 1 and r["icmp_type"] == 8]
+    assert len(echo) >= 3, f"expected a record of the running ping every second, got {len(echo)}"
+    assert all(r["end_reason"] == "active_timeout" for r in echo), echo
+    s.stop_ebpfix()
+    print(f"cadence: {len(echo)} periodic records of a running ping in 3.6 s")
+
+
+def scenario_sighup_settings(binary):
+    """SIGHUP applies what it says: a new metrics address serves at once (the old one
+    stops); settings that only a start can apply are named, kept and not claimed;
+    removing an interface logs its name."""
+    s = Setup(binary, "hups")
+    s.start_server()
+    conf = s.path("ebpfix.toml")
+    base = f"""
+interfaces = ["{s.net.dev_a}", "lo"]
+[flow]
+drain_interval = 0.2
+map_entries = 4096
+[log]
+format = "json"
+file = "{s.path('flows.json')}"
+[metrics]
+listen = "127.0.0.1:9464"
+"""
+    write_config(conf, base)
+    s.start_ebpfix(["-c", conf])
+    assert "ebpfix_build_info" in s.scrape(9464)
+    write_config(conf, base.replace("127.0.0.1:9464", "127.0.0.1:9465").replace("map_entries = 4096",
+                                                                                "map_entries = 8192")
+                 .replace(f'["{s.net.dev_a}", "lo"]', f'["{s.net.dev_a}"]'))
+    os.kill(s.ebpfix.pid, signal.SIGHUP)
+    h.wait_for_text(s.ebpfix_err, "configuration reloaded")
+    assert "ebpfix_build_info" in s.scrape(9465), "the new metrics address does not serve"
+    try:
+        s.scrape(9464)
+        raise AssertionError("the old metrics address still serves")
+    except RuntimeError:
+        pass
+    err = open(s.ebpfix_err).read()
+    assert "flow.map_entries changed (4096 -> 8192) but takes effect only at the next start; keeping 4096" in err, err
+    assert "metrics.listen: 127.0.0.1:9464 -> 127.0.0.1:9465" in err, err
+    assert "flow.map_entries: 4096 -> 8192" not in err, "the reload claims a change it did not make"
+    assert "detached from lo" in err, err
+    assert not any(line.rstrip().endswith("detached from") for line in err.splitlines()), err
+    # A second reload with the same file changes nothing and claims nothing.
+    os.kill(s.ebpfix.pid, signal.SIGHUP)
+    time.sleep(0.5)
+    assert open(s.ebpfix_err).read().count("takes effect only at the next start") == 2
+    sent = [send_udp_exact(s, 20)]
+    time.sleep(0.5)
+    s.stop_ebpfix()
+    flows, _ = h.json_log_flows(s.path("flows.json"))
+    check_udp_exact(flows, sent, 20)
+    print("sighup_settings: metrics moved live, map_entries kept and named, interface removal named")
+
+
 SCENARIOS = {
     "export": scenario_export,
     "refused_collector": scenario_refused_collector,
@@ -473,6 +747,13 @@ SCENARIOS = {
     "bad_config": scenario_bad_config,
     "privileges": scenario_privileges,
     "pcap": scenario_pcap,
+    "times": scenario_times,
+    "pcap_gaps": scenario_pcap_gaps,
+    "sigpipe": scenario_sigpipe,
+    "restart_after_kill": scenario_restart_after_kill,
+    "capabilities": scenario_capabilities,
+    "cadence": scenario_cadence,
+    "sighup_settings": scenario_sighup_settings,
 }
 
 
