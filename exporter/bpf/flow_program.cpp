@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <random>
 
 #include "flow.skel.h"
 
@@ -103,6 +104,9 @@ FlowProgram::FlowProgram(const ProgramOptions& options) : replay_(options.time_f
                            err);
         }
 
+        // The flow-hash sampling seed: per start, so that nobody outside can pick flows
+        // that are never sampled.
+        skel_->bss->ebpfix_knobs.sample_seed = std::random_device{}();
         // Every slot starts free.
         const int free_fd = bpf_map__fd(skel_->maps.free_slots);
         for (std::uint32_t slot = 0; slot < n; ++slot)

@@ -7,6 +7,7 @@
 
 #include "daemon/log.hpp"
 #include "daemon/privileges.hpp"
+#include "daemon/settings.hpp"
 
 namespace ebpfix::daemon {
 
@@ -24,31 +25,12 @@ std::uint64_t monotonic_ns_now() {
     return std::uint64_t(ts.tv_sec) * 1'000'000'000 + std::uint64_t(ts.tv_nsec);
 }
 
-namespace {
-
-bpf::AttachMode attach_mode(config::AttachModeSetting s) {
-    switch (s) {
-    case config::AttachModeSetting::tcx: return bpf::AttachMode::tcx;
-    case config::AttachModeSetting::clsact: return bpf::AttachMode::clsact;
-    default: return bpf::AttachMode::automatic;
-    }
-}
-
-bpf::ProgramOptions program_options(const config::Config& c) {
-    bpf::ProgramOptions o;
-    o.map_entries = c.map_entries;
-    o.verbose = c.verbose;
-    return o;
-}
-
-}  // namespace
-
 Daemon::Daemon(config::Config config)
     : signals_(io_, SIGINT, SIGTERM, SIGHUP),
       drain_timer_(io_),
       config_(std::move(config)),
       program_(program_options(config_)),
-      hooks_(program_, attach_mode(config_.attach_mode), [](const std::string& m) { log_info(m); }) {
+      capture_(capture::make_capture(capture_settings(config_), program_, [](const std::string& m) { log_info(m); })) {
     // Everything that can fail on a mistake in the configuration fails before a device is
     // touched: names resolve, the user exists, files open, the metrics port binds.
     for (const auto& problem : config::check_environment(config_)) {
@@ -57,17 +39,18 @@ Daemon::Daemon(config::Config config)
     }
     exporter_ = std::make_unique<FlowExporter>(
         io_, program_, config_, [] { return flow::time_base_now(); }, wall_ms_now(),
-        [this](std::uint32_t ifindex) { return hooks_.name_of(ifindex); },
+        [this](std::uint32_t ifindex) { return capture_->name_of(ifindex); },
         [this] {
             // Every device ever watched, also after it went away or was detached at stop:
             // collectors keep naming the ifindexes of earlier records.
             std::vector<ipfix::InterfaceInfo> out;
-            for (const auto& [ifindex, name] : hooks_.names_seen()) out.push_back({ifindex, name, "ebpfix " + name});
+            for (const auto& [ifindex, name] : capture_->names_seen()) out.push_back({ifindex, name, "ebpfix " + name});
             return out;
         });
     if (!config_.metrics_listen.empty())
         metrics_ = std::make_unique<ServiceMetrics>(io_, config_.metrics_listen);
-    hooks_.attach_all(config_.interfaces);
+    bpf::apply_filters(program_, kernel_filters(config_));
+    capture_->attach();
     // Loading needed CAP_PERFMON (and perhaps CAP_SYS_RESOURCE, ambient capabilities under
     // systemd); from here on only what draining and re-attaching need stays.
     drop_privileges(config_.user);
@@ -81,7 +64,7 @@ int Daemon::run() {
     next_drain_ = std::chrono::steady_clock::now();
     schedule_drain();
     wait_signal();
-    if (metrics_) metrics_->update(*exporter_, hooks_);
+    if (metrics_) metrics_->update(*exporter_, *capture_);
     io_.run();
     return 0;
 }
@@ -101,14 +84,14 @@ void Daemon::schedule_drain() {
 }
 
 void Daemon::on_drain_timer() {
-    hooks_.refresh();
+    capture_->refresh();
     try {
         exporter_->cycle(monotonic_ns_now(), wall_ms_now());
     } catch (const std::exception& e) {
         // What a failed cycle took from the kernel is kept and handed on by the next one.
         log_error(std::string("drain cycle failed: ") + e.what());
     }
-    if (metrics_) metrics_->update(*exporter_, hooks_);
+    if (metrics_) metrics_->update(*exporter_, *capture_);
     const auto* flow_log = exporter_->flow_log();
     if (flow_log && flow_log->output_closed() && !log_end_reported_) {
         log_end_reported_ = true;
@@ -160,13 +143,14 @@ void Daemon::reload() {
         if (bound) metrics_->adopt(std::move(bound));
         if (created) {
             metrics_ = std::move(created);
-            metrics_->update(*exporter_, hooks_, false);
+            metrics_->update(*exporter_, *capture_, false);
         }
         if (metrics_moved && next.metrics_listen.empty() && metrics_) {
             metrics_->stop();
             metrics_.reset();
         }
-        hooks_.set_names(next.interfaces);
+        bpf::apply_filters(program_, kernel_filters(next));
+        capture_->set_interfaces(next.interfaces);
         config_ = std::move(next);
         if (metrics_) metrics_->reload_result(true);
         log_info("SIGHUP: configuration reloaded from " + config_.source_file);
@@ -198,13 +182,13 @@ void Daemon::stop() {
     stopping_ = true;
     drain_timer_.cancel();
     // Detach first: after the final flip no program can touch the maps any more.
-    hooks_.detach_all();
+    capture_->detach();
     try {
         exporter_->finish(wall_ms_now());
     } catch (const std::exception& e) {
         log_error(std::string("final drain failed: ") + e.what());
     }
-    if (metrics_) metrics_->update(*exporter_, hooks_);
+    if (metrics_) metrics_->update(*exporter_, *capture_);
     // Let queued datagrams go out (bounded), then stop.
     signals_.cancel();
     if (metrics_) metrics_->stop();

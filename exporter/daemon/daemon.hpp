@@ -13,7 +13,7 @@
 #include "bpf/flow_program.hpp"
 #include "config/config.hpp"
 #include "daemon/flow_exporter.hpp"
-#include "daemon/interface_hooks.hpp"
+#include "capture/capture.hpp"
 #include "daemon/service_metrics.hpp"
 
 namespace ebpfix::daemon {
@@ -42,7 +42,7 @@ private:
     std::chrono::steady_clock::time_point next_drain_;
     config::Config config_;
     bpf::FlowProgram program_;
-    InterfaceHooks hooks_;
+    std::unique_ptr<capture::Capture> capture_;
     std::unique_ptr<FlowExporter> exporter_;
     std::unique_ptr<ServiceMetrics> metrics_;
     bool stopping_ = false;

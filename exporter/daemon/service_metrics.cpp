@@ -44,10 +44,10 @@ void ServiceMetrics::stop() {
     if (server_) server_->stop();
 }
 
-void ServiceMetrics::update(const FlowExporter& exporter, const InterfaceHooks& hooks, bool cycle_ran) {
+void ServiceMetrics::update(const FlowExporter& exporter, const capture::Capture& capture, bool cycle_ran) {
     auto& r = registry_;
     // Every watched interface has its series from the start, at 0.
-    for (const auto& s : hooks.status())
+    for (const auto& s : capture.status())
         for (const char* dir : {"ingress", "egress"}) {
             metrics::Labels l{{"interface", s.name}, {"direction", dir}};
             r.counter("ebpfix_packets_total", "Packets counted into flows by the kernel program", l);
@@ -56,7 +56,7 @@ void ServiceMetrics::update(const FlowExporter& exporter, const InterfaceHooks& 
     // Totals per (interface, direction); an ifindex that moved (device re-created) adds up.
     std::map<std::pair<std::string, std::string>, std::pair<std::uint64_t, std::uint64_t>> per_if;
     for (const auto& c : exporter.interface_counts()) {
-        auto& v = per_if[{hooks.name_of(c.ifindex), output::direction_word(c.direction)}];
+        auto& v = per_if[{capture.name_of(c.ifindex), output::direction_word(c.direction)}];
         v.first += c.packets;
         v.second += c.bytes;
     }

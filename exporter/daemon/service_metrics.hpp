@@ -10,7 +10,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "daemon/flow_exporter.hpp"
-#include "daemon/interface_hooks.hpp"
+#include "capture/capture.hpp"
 #include "metrics/http_server.hpp"
 #include "metrics/registry.hpp"
 
@@ -22,7 +22,7 @@ public:
     ServiceMetrics(boost::asio::io_context& io, const std::string& listen);
 
     // After a drain cycle: copies every total and observes the cycle's duration.
-    void update(const FlowExporter& exporter, const InterfaceHooks& hooks, bool cycle_ran = true);
+    void update(const FlowExporter& exporter, const capture::Capture& capture, bool cycle_ran = true);
     void reload_result(bool ok);
     // SIGHUP, another address: bind() opens it (throws when it cannot; the old one keeps
     // serving), adopt() switches to it once nothing else of the reload can fail.

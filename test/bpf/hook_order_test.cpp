@@ -29,7 +29,7 @@
 
 #include "bpf/flow_drainer.hpp"
 #include "bpf/flow_program.hpp"
-#include "bpf/hook_attachment.hpp"
+#include "capture/tc_hook.hpp"
 #include "support/netns.hpp"
 #include "support/clock.hpp"
 #include "support/root_guard.hpp"
@@ -155,7 +155,7 @@ std::vector<std::uint32_t> tcx_prog_ids(unsigned ifindex, int attach_type) {
 // The program ids of every clsact filter on a hook that runs an "ebpfix_*" program.
 std::vector<std::uint32_t> ebpfix_filter_progs(unsigned ifindex, Direction d) {
     std::vector<std::uint32_t> ids;
-    for (const auto& f : bpf::clsact_filters(ifindex, d))
+    for (const auto& f : capture::clsact_filters(ifindex, d))
         if (f.kind == "bpf" && prog_name(f.prog_id).rfind("ebpfix_", 0) == 0) ids.push_back(f.prog_id);
     return ids;
 }
@@ -168,8 +168,8 @@ std::uint32_t prog_in_our_slot(unsigned ifindex, Direction d) {
     hook.attach_point = d == Direction::ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS;
     bpf_tc_opts q{};
     q.sz = sizeof(q);
-    q.handle = bpf::kClsactHandle;
-    q.priority = bpf::kClsactPriority;
+    q.handle = capture::kClsactHandle;
+    q.priority = capture::kClsactPriority;
     const int err = bpf_tc_query(&hook, &q);
     if (err == -ENOENT || err == -EINVAL) return 0;  // no such filter / no such priority
     if (err != 0) throw std::runtime_error("bpf_tc_query failed: " + std::to_string(err));
@@ -192,8 +192,8 @@ std::size_t tc_filter_lines(const std::string& dev, Direction d) {
 using FilterId = std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, std::string, std::uint32_t>;
 std::vector<FilterId> foreign_filters(unsigned ifindex, Direction d) {
     std::vector<FilterId> out;
-    for (const auto& f : bpf::clsact_filters(ifindex, d))
-        if (f.handle != bpf::kClsactHandle) out.emplace_back(f.chain, f.priority, f.handle, f.kind, f.prog_id);
+    for (const auto& f : capture::clsact_filters(ifindex, d))
+        if (f.handle != capture::kClsactHandle) out.emplace_back(f.chain, f.priority, f.handle, f.kind, f.prog_id);
     return out;
 }
 
@@ -218,7 +218,7 @@ struct ForeignFilter {
         if (bpf_tc_attach(&hook, &opts) != 0) throw std::runtime_error("bpf_tc_attach of the foreign filter failed");
     }
     bool present() const {
-        for (const auto& f : bpf::clsact_filters(std::uint32_t(hook.ifindex),
+        for (const auto& f : capture::clsact_filters(std::uint32_t(hook.ifindex),
                                                  hook.attach_point == BPF_TC_INGRESS ? Direction::ingress
                                                                                      : Direction::egress))
             if (f.handle == opts.handle && f.priority == opts.priority && f.prog_id == opts.prog_id) return true;
@@ -321,16 +321,16 @@ void expect_bursts_counted(bpf::FlowDrainer& drainer, unsigned ifindex) {
     BOOST_TEST(counted[back].second == std::uint64_t(kBackCount * (20 + 8 + kBackPayload)));
 }
 
-std::unique_ptr<bpf::HookAttachment> attach(const bpf::FlowProgram& program, unsigned ifindex, Direction d,
-                                            bpf::AttachMode mode) {
-    return std::make_unique<bpf::HookAttachment>(program.tc_program_fd(d, bpf::LinkLayer::ethernet), ifindex, d, mode);
+std::unique_ptr<capture::HookAttachment> attach(const bpf::FlowProgram& program, unsigned ifindex, Direction d,
+                                            capture::AttachMode mode) {
+    return std::make_unique<capture::HookAttachment>(program.tc_program_fd(d, bpf::LinkLayer::ethernet), ifindex, d, mode);
 }
 
 // A process that loads its own flow program and attaches it both ways, then waits to be
 // killed: what a `kill -9` of ebpfix leaves on the device.
 class AttachedChild {
 public:
-    AttachedChild(unsigned ifindex, bpf::AttachMode mode) {
+    AttachedChild(unsigned ifindex, capture::AttachMode mode) {
         int p[2];
         if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
         pid_ = ::fork();
@@ -390,9 +390,9 @@ BOOST_AUTO_TEST_CASE(tcx_runs_ahead_of_a_program_that_drops_everything) {
     BOOST_TEST_REQUIRE((drop_in.fd >= 0 && drop_out.fd >= 0));
     Traffic traffic(v);
     {
-        auto in = attach(program, ifindex, Direction::ingress, bpf::AttachMode::tcx);
-        auto out = attach(program, ifindex, Direction::egress, bpf::AttachMode::tcx);
-        BOOST_TEST((in->mode() == bpf::AttachMode::tcx && out->mode() == bpf::AttachMode::tcx));
+        auto in = attach(program, ifindex, Direction::ingress, capture::AttachMode::tcx);
+        auto out = attach(program, ifindex, Direction::egress, capture::AttachMode::tcx);
+        BOOST_TEST((in->mode() == capture::AttachMode::tcx && out->mode() == capture::AttachMode::tcx));
         const std::uint32_t in_id = prog_id(program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet));
         const std::uint32_t out_id = prog_id(program.tc_program_fd(Direction::egress, bpf::LinkLayer::ethernet));
         BOOST_TEST((tcx_prog_ids(ifindex, kTcxIngress) == std::vector<std::uint32_t>{in_id, drop_id}));
@@ -423,9 +423,9 @@ BOOST_AUTO_TEST_CASE(clsact_runs_ahead_of_a_filter_that_drops_everything) {
             ForeignFilter drop_out(ifindex, Direction::egress, drop.fd(), drop_priority);
             Traffic traffic(v);
             {
-                auto in = attach(program, ifindex, Direction::ingress, bpf::AttachMode::clsact);
-                auto out = attach(program, ifindex, Direction::egress, bpf::AttachMode::clsact);
-                BOOST_TEST((in->mode() == bpf::AttachMode::clsact && out->mode() == bpf::AttachMode::clsact));
+                auto in = attach(program, ifindex, Direction::ingress, capture::AttachMode::clsact);
+                auto out = attach(program, ifindex, Direction::egress, capture::AttachMode::clsact);
+                BOOST_TEST((in->mode() == capture::AttachMode::clsact && out->mode() == capture::AttachMode::clsact));
                 BOOST_TEST(!in->created_qdisc());
                 BOOST_TEST(in->attach_notes().empty());
                 BOOST_TEST(prog_in_our_slot(ifindex, Direction::ingress) ==
@@ -438,7 +438,7 @@ BOOST_AUTO_TEST_CASE(clsact_runs_ahead_of_a_filter_that_drops_everything) {
             BOOST_TEST(prog_in_our_slot(ifindex, Direction::ingress) == 0u);
             BOOST_TEST(prog_in_our_slot(ifindex, Direction::egress) == 0u);
             BOOST_TEST((drop_in.present() && drop_out.present()));
-            BOOST_TEST(bpf::has_clsact_qdisc(ifindex));
+            BOOST_TEST(capture::has_clsact_qdisc(ifindex));
             drop_in.remove();
             drop_out.remove();
             traffic.expect_markers_first();
@@ -451,8 +451,8 @@ BOOST_AUTO_TEST_CASE(clsact_detach_keeps_filters_added_after_ebpfix_and_their_qd
     const unsigned ifindex = v.ifindex();
     bpf::FlowProgram program(bpf::ProgramOptions{});
     DropProgram drop;
-    auto in = attach(program, ifindex, Direction::ingress, bpf::AttachMode::clsact);
-    auto out = attach(program, ifindex, Direction::egress, bpf::AttachMode::clsact);
+    auto in = attach(program, ifindex, Direction::ingress, capture::AttachMode::clsact);
+    auto out = attach(program, ifindex, Direction::egress, capture::AttachMode::clsact);
     BOOST_TEST(in->created_qdisc());  // no qdisc was there: ebpfix made it
     sh("tc filter add dev " + v.name() + " ingress u32 match u32 0 0");
     ForeignFilter foreign_out(ifindex, Direction::egress, drop.fd(), 5);
@@ -460,20 +460,20 @@ BOOST_AUTO_TEST_CASE(clsact_detach_keeps_filters_added_after_ebpfix_and_their_qd
     const auto foreign_out_before = foreign_filters(ifindex, Direction::egress);
     BOOST_TEST(foreign_in_before.size() == 2u);  // u32: its hash table and its key
     BOOST_TEST(foreign_out_before.size() == 1u);
-    BOOST_TEST(bpf::clsact_filters(ifindex, Direction::ingress).size() == tc_filter_lines(v.name(), Direction::ingress));
-    BOOST_TEST(bpf::clsact_filters(ifindex, Direction::egress).size() == tc_filter_lines(v.name(), Direction::egress));
+    BOOST_TEST(capture::clsact_filters(ifindex, Direction::ingress).size() == tc_filter_lines(v.name(), Direction::ingress));
+    BOOST_TEST(capture::clsact_filters(ifindex, Direction::egress).size() == tc_filter_lines(v.name(), Direction::egress));
     // ebpfix is first on both hooks.
     for (Direction d : {Direction::ingress, Direction::egress}) {
-        const auto filters = bpf::clsact_filters(ifindex, d);
+        const auto filters = capture::clsact_filters(ifindex, d);
         BOOST_TEST_REQUIRE(!filters.empty());
-        BOOST_TEST(filters.front().handle == bpf::kClsactHandle);
-        BOOST_TEST(filters.front().priority == bpf::kClsactPriority);
-        for (const auto& f : filters) BOOST_TEST(f.priority >= bpf::kClsactPriority);
+        BOOST_TEST(filters.front().handle == capture::kClsactHandle);
+        BOOST_TEST(filters.front().priority == capture::kClsactPriority);
+        for (const auto& f : filters) BOOST_TEST(f.priority >= capture::kClsactPriority);
     }
 
     in.reset();
     out.reset();
-    BOOST_TEST(bpf::has_clsact_qdisc(ifindex));
+    BOOST_TEST(capture::has_clsact_qdisc(ifindex));
     BOOST_TEST((foreign_filters(ifindex, Direction::ingress) == foreign_in_before));
     BOOST_TEST((foreign_filters(ifindex, Direction::egress) == foreign_out_before));
     BOOST_TEST(foreign_out.present());
@@ -493,13 +493,13 @@ BOOST_AUTO_TEST_CASE(clsact_detach_keeps_filters_that_were_there_before) {
     const auto foreign_in_before = foreign_filters(ifindex, Direction::ingress);
     const auto foreign_out_before = foreign_filters(ifindex, Direction::egress);
     {
-        auto in = attach(program, ifindex, Direction::ingress, bpf::AttachMode::clsact);
-        auto out = attach(program, ifindex, Direction::egress, bpf::AttachMode::clsact);
+        auto in = attach(program, ifindex, Direction::ingress, capture::AttachMode::clsact);
+        auto out = attach(program, ifindex, Direction::egress, capture::AttachMode::clsact);
         BOOST_TEST((!in->created_qdisc() && !out->created_qdisc()));
         BOOST_TEST(ebpfix_filter_progs(ifindex, Direction::ingress).size() == 1u);
         BOOST_TEST(ebpfix_filter_progs(ifindex, Direction::egress).size() == 1u);
     }
-    BOOST_TEST(bpf::has_clsact_qdisc(ifindex));
+    BOOST_TEST(capture::has_clsact_qdisc(ifindex));
     BOOST_TEST((foreign_filters(ifindex, Direction::ingress) == foreign_in_before));
     BOOST_TEST((foreign_filters(ifindex, Direction::egress) == foreign_out_before));
     BOOST_TEST(foreign_in.present());
@@ -511,15 +511,15 @@ BOOST_AUTO_TEST_CASE(clsact_qdisc_we_created_goes_with_our_last_filter) {
     VethPair v("q");
     const unsigned ifindex = v.ifindex();
     bpf::FlowProgram program(bpf::ProgramOptions{});
-    auto in = attach(program, ifindex, Direction::ingress, bpf::AttachMode::clsact);
-    auto out = attach(program, ifindex, Direction::egress, bpf::AttachMode::clsact);
+    auto in = attach(program, ifindex, Direction::ingress, capture::AttachMode::clsact);
+    auto out = attach(program, ifindex, Direction::egress, capture::AttachMode::clsact);
     BOOST_TEST((in->created_qdisc() && !out->created_qdisc()));
     in.reset();  // the attachment that created the qdisc goes first; egress still needs it
-    BOOST_TEST(bpf::has_clsact_qdisc(ifindex));
+    BOOST_TEST(capture::has_clsact_qdisc(ifindex));
     BOOST_TEST(ebpfix_filter_progs(ifindex, Direction::egress).size() == 1u);
     BOOST_TEST(ebpfix_filter_progs(ifindex, Direction::ingress).empty());
     out.reset();
-    BOOST_TEST(!bpf::has_clsact_qdisc(ifindex));
+    BOOST_TEST(!capture::has_clsact_qdisc(ifindex));
 }
 
 BOOST_AUTO_TEST_CASE(clsact_attach_removes_the_filter_of_a_killed_ebpfix_but_not_of_a_live_one) {
@@ -529,21 +529,21 @@ BOOST_AUTO_TEST_CASE(clsact_attach_removes_the_filter_of_a_killed_ebpfix_but_not
     const std::uint32_t in_id = prog_id(program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet));
     const std::uint32_t out_id = prog_id(program.tc_program_fd(Direction::egress, bpf::LinkLayer::ethernet));
 
-    AttachedChild child(ifindex, bpf::AttachMode::clsact);
+    AttachedChild child(ifindex, capture::AttachMode::clsact);
     const std::uint32_t child_in = prog_in_our_slot(ifindex, Direction::ingress);
     const std::uint32_t child_out = prog_in_our_slot(ifindex, Direction::egress);
     BOOST_TEST_REQUIRE((child_in != 0u && child_out != 0u));
 
     // Alive, the child's filter is not stale: a clsact attach fails and names the child.
     const std::string pid_text = "running ebpfix (pid " + std::to_string(child.pid()) + ",";
-    BOOST_CHECK_EXCEPTION(attach(program, ifindex, Direction::ingress, bpf::AttachMode::clsact), bpf::BpfError,
+    BOOST_CHECK_EXCEPTION(attach(program, ifindex, Direction::ingress, capture::AttachMode::clsact), bpf::BpfError,
                           [&](const bpf::BpfError& e) {
                               BOOST_TEST_MESSAGE(e.what());
                               return std::string(e.what()).find(pid_text) != std::string::npos;
                           });
     // A TCX attach next to it leaves it alone too.
     {
-        auto tcx = attach(program, ifindex, Direction::ingress, bpf::AttachMode::tcx);
+        auto tcx = attach(program, ifindex, Direction::ingress, capture::AttachMode::tcx);
         BOOST_TEST(tcx->attach_notes().empty());
     }
     BOOST_TEST(prog_in_our_slot(ifindex, Direction::ingress) == child_in);
@@ -553,8 +553,8 @@ BOOST_AUTO_TEST_CASE(clsact_attach_removes_the_filter_of_a_killed_ebpfix_but_not
     BOOST_TEST(prog_in_our_slot(ifindex, Direction::ingress) == child_in);
     BOOST_TEST(prog_in_our_slot(ifindex, Direction::egress) == child_out);
 
-    auto in = attach(program, ifindex, Direction::ingress, bpf::AttachMode::clsact);
-    auto out = attach(program, ifindex, Direction::egress, bpf::AttachMode::clsact);
+    auto in = attach(program, ifindex, Direction::ingress, capture::AttachMode::clsact);
+    auto out = attach(program, ifindex, Direction::egress, capture::AttachMode::clsact);
     for (const auto& [hook, stale] : {std::pair{in.get(), child_in}, std::pair{out.get(), child_out}}) {
         BOOST_TEST_REQUIRE(hook->attach_notes().size() == 1u);
         const std::string& note = hook->attach_notes().front();
@@ -573,28 +573,28 @@ BOOST_AUTO_TEST_CASE(clsact_attach_removes_the_filter_of_a_killed_ebpfix_but_not
     BOOST_TEST(ebpfix_filter_progs(ifindex, Direction::egress).empty());
     BOOST_TEST(prog_in_our_slot(ifindex, Direction::ingress) == 0u);
     // The killed child created the qdisc; nobody can tell that now, so it stays (empty).
-    BOOST_TEST(bpf::has_clsact_qdisc(ifindex));
-    BOOST_TEST(bpf::clsact_filters(ifindex, Direction::ingress).empty());
+    BOOST_TEST(capture::has_clsact_qdisc(ifindex));
+    BOOST_TEST(capture::clsact_filters(ifindex, Direction::ingress).empty());
 }
 
 BOOST_AUTO_TEST_CASE(tcx_links_die_with_a_killed_ebpfix_and_tcx_attach_removes_stale_clsact_filters) {
     VethPair v("k");
     const unsigned ifindex = v.ifindex();
     {
-        AttachedChild child(ifindex, bpf::AttachMode::tcx);
+        AttachedChild child(ifindex, capture::AttachMode::tcx);
         BOOST_TEST(tcx_prog_ids(ifindex, kTcxIngress).size() == 1u);
         BOOST_TEST(tcx_prog_ids(ifindex, kTcxEgress).size() == 1u);
         child.kill();
         BOOST_TEST(tcx_prog_ids(ifindex, kTcxIngress).empty());
         BOOST_TEST(tcx_prog_ids(ifindex, kTcxEgress).empty());
     }
-    AttachedChild child(ifindex, bpf::AttachMode::clsact);
+    AttachedChild child(ifindex, capture::AttachMode::clsact);
     const std::uint32_t stale = prog_in_our_slot(ifindex, Direction::ingress);
     BOOST_TEST_REQUIRE(stale != 0u);
     child.kill();
     bpf::FlowProgram program(bpf::ProgramOptions{});
-    auto in = attach(program, ifindex, Direction::ingress, bpf::AttachMode::automatic);
-    BOOST_TEST((in->mode() == bpf::AttachMode::tcx));
+    auto in = attach(program, ifindex, Direction::ingress, capture::AttachMode::automatic);
+    BOOST_TEST((in->mode() == capture::AttachMode::tcx));
     BOOST_TEST_REQUIRE(in->attach_notes().size() == 1u);
     BOOST_TEST(in->attach_notes().front().find(" id " + std::to_string(stale) + ",") != std::string::npos);
     BOOST_TEST(ebpfix_filter_progs(ifindex, Direction::ingress).empty());
@@ -609,7 +609,7 @@ BOOST_AUTO_TEST_CASE(clsact_attach_refuses_a_priority_or_slot_it_cannot_take_fir
     // A classifier of another kind at priority 1: the kernel would refuse ours next to it.
     sh("tc qdisc add dev " + v.name() + " clsact");
     sh("tc filter add dev " + v.name() + " ingress prio 1 u32 match u32 0 0");
-    BOOST_CHECK_EXCEPTION(attach(program, ifindex, Direction::ingress, bpf::AttachMode::clsact), bpf::BpfError,
+    BOOST_CHECK_EXCEPTION(attach(program, ifindex, Direction::ingress, capture::AttachMode::clsact), bpf::BpfError,
                           [](const bpf::BpfError& e) {
                               BOOST_TEST_MESSAGE(e.what());
                               return std::string(e.what()).find("held by a 'u32' filter") != std::string::npos;
@@ -619,10 +619,10 @@ BOOST_AUTO_TEST_CASE(clsact_attach_refuses_a_priority_or_slot_it_cannot_take_fir
     bpf_tc_opts opts{};
     opts.sz = sizeof(opts);
     opts.prog_fd = drop.fd();
-    opts.handle = bpf::kClsactHandle;
-    opts.priority = bpf::kClsactPriority;
+    opts.handle = capture::kClsactHandle;
+    opts.priority = capture::kClsactPriority;
     BOOST_TEST_REQUIRE(bpf_tc_attach(&hook, &opts) == 0);
-    BOOST_CHECK_EXCEPTION(attach(program, ifindex, Direction::egress, bpf::AttachMode::clsact), bpf::BpfError,
+    BOOST_CHECK_EXCEPTION(attach(program, ifindex, Direction::egress, capture::AttachMode::clsact), bpf::BpfError,
                           [](const bpf::BpfError& e) {
                               BOOST_TEST_MESSAGE(e.what());
                               return std::string(e.what()).find("runs program 'test_drop'") != std::string::npos;
@@ -630,5 +630,5 @@ BOOST_AUTO_TEST_CASE(clsact_attach_refuses_a_priority_or_slot_it_cannot_take_fir
     // Both refusals left everything as it was.
     BOOST_TEST(prog_in_our_slot(ifindex, Direction::egress) == prog_id(drop.fd()));
     BOOST_TEST(tc_filter_lines(v.name(), Direction::ingress) == 2u);
-    BOOST_TEST(bpf::has_clsact_qdisc(ifindex));
+    BOOST_TEST(capture::has_clsact_qdisc(ifindex));
 }

@@ -25,7 +25,7 @@
 
 #include "bpf/flow_drainer.hpp"
 #include "bpf/flow_program.hpp"
-#include "bpf/hook_attachment.hpp"
+#include "capture/tc_hook.hpp"
 #include "frames.hpp"
 #include "support/netns.hpp"
 #include "support/clock.hpp"
@@ -180,7 +180,7 @@ struct Fixture {
 };
 BOOST_TEST_GLOBAL_FIXTURE(Fixture);
 
-void run_live(bpf::AttachMode mode, const std::string& tag) {
+void run_live(capture::AttachMode mode, const std::string& tag) {
     const std::string peer_ns = "ebpfix-live-" + std::to_string(::getpid()) + "-" + tag;
     const std::string va = "ebxa" + tag, vb = "ebxb" + tag;
     NamedNetns ns(peer_ns);
@@ -194,7 +194,7 @@ void run_live(bpf::AttachMode mode, const std::string& tag) {
     const unsigned ifindex = if_nametoindex(va.c_str());
     const std::uint16_t session_port = std::uint16_t(42000 + tag[0]);
     BOOST_TEST_REQUIRE(ifindex != 0u);
-    BOOST_TEST((bpf::link_layer_of(va) == bpf::LinkLayer::ethernet));
+    BOOST_TEST((capture::link_layer_of(va) == bpf::LinkLayer::ethernet));
 
     bpf::FlowProgram program(bpf::ProgramOptions{});
     bpf::FlowDrainer drainer(program);
@@ -211,16 +211,16 @@ void run_live(bpf::AttachMode mode, const std::string& tag) {
     };
 
     {
-        auto in = std::make_unique<bpf::HookAttachment>(program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet),
+        auto in = std::make_unique<capture::HookAttachment>(program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet),
                                                         ifindex, Direction::ingress, mode);
-        auto out = std::make_unique<bpf::HookAttachment>(program.tc_program_fd(Direction::egress, bpf::LinkLayer::ethernet),
+        auto out = std::make_unique<capture::HookAttachment>(program.tc_program_fd(Direction::egress, bpf::LinkLayer::ethernet),
                                                          ifindex, Direction::egress, mode);
         BOOST_TEST((in->mode() == mode && out->mode() == mode));
-        if (mode == bpf::AttachMode::tcx) {
+        if (mode == capture::AttachMode::tcx) {
             BOOST_TEST(tcx_program_count(ifindex, 46) == 1u);
             BOOST_TEST(tcx_program_count(ifindex, 47) == 1u);
         } else {
-            BOOST_TEST(bpf::has_clsact_qdisc(ifindex));
+            BOOST_TEST(capture::has_clsact_qdisc(ifindex));
         }
         PacketTap tap(ifindex);
 
@@ -370,15 +370,15 @@ void run_live(bpf::AttachMode mode, const std::string& tag) {
     // Detached: no program on the device and, for clsact, our qdisc is gone too.
     BOOST_TEST(tcx_program_count(ifindex, 46) == 0u);
     BOOST_TEST(tcx_program_count(ifindex, 47) == 0u);
-    BOOST_TEST(!bpf::has_clsact_qdisc(ifindex));
+    BOOST_TEST(!capture::has_clsact_qdisc(ifindex));
     sh("ip link del " + va);
 }
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(exact_counts_with_tcx_links) { run_live(bpf::AttachMode::tcx, "t"); }
+BOOST_AUTO_TEST_CASE(exact_counts_with_tcx_links) { run_live(capture::AttachMode::tcx, "t"); }
 
-BOOST_AUTO_TEST_CASE(exact_counts_with_clsact_fallback) { run_live(bpf::AttachMode::clsact, "c"); }
+BOOST_AUTO_TEST_CASE(exact_counts_with_clsact_fallback) { run_live(capture::AttachMode::clsact, "c"); }
 
 BOOST_AUTO_TEST_CASE(clsact_fallback_keeps_a_qdisc_it_did_not_create) {
     NamedNetns ns("ebpfix-live-" + std::to_string(::getpid()) + "-q");
@@ -388,16 +388,16 @@ BOOST_AUTO_TEST_CASE(clsact_fallback_keeps_a_qdisc_it_did_not_create) {
     const unsigned ifindex = if_nametoindex("ebxaq");
     bpf::FlowProgram program(bpf::ProgramOptions{});
     {
-        bpf::HookAttachment in(program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet), ifindex,
-                               Direction::ingress, bpf::AttachMode::clsact);
+        capture::HookAttachment in(program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet), ifindex,
+                               Direction::ingress, capture::AttachMode::clsact);
         BOOST_TEST(!in.created_qdisc());
     }
-    BOOST_TEST(bpf::has_clsact_qdisc(ifindex));  // someone else's qdisc stays
+    BOOST_TEST(capture::has_clsact_qdisc(ifindex));  // someone else's qdisc stays
     sh("ip link del ebxaq");
 }
 
 BOOST_AUTO_TEST_CASE(missing_interface_is_a_clear_error) {
-    BOOST_CHECK_EXCEPTION(bpf::link_layer_of("ebx-nope"), bpf::BpfError, [](const bpf::BpfError& e) {
+    BOOST_CHECK_EXCEPTION(capture::link_layer_of("ebx-nope"), bpf::BpfError, [](const bpf::BpfError& e) {
         return std::string(e.what()).find("no such network interface 'ebx-nope'") != std::string::npos;
     });
 }

@@ -31,11 +31,13 @@
 #include <bpf/libbpf.h>
 
 #include "bpf/flow_program.hpp"
+#include "capture/capture.hpp"
 #include "common/flow_types.hpp"
 
-namespace ebpfix::bpf {
+namespace ebpfix::capture {
 
-enum class AttachMode { automatic, tcx, clsact };
+using bpf::BpfError;
+using bpf::LinkLayer;
 
 // Our clsact filter's place on each hook ("ebpf"): fixed, so that it can be found again.
 inline constexpr std::uint32_t kClsactHandle = 0xeb9f;
@@ -101,4 +103,4 @@ private:
     std::vector<std::string> notes_;
 };
 
-}  // namespace ebpfix::bpf
+}  // namespace ebpfix::capture

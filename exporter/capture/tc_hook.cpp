@@ -1,4 +1,4 @@
-#include "bpf/hook_attachment.hpp"
+#include "capture/tc_hook.hpp"
 
 #include <bpf/bpf.h>
 #include <dirent.h>
@@ -23,7 +23,7 @@
 #include <mutex>
 #include <string>
 
-namespace ebpfix::bpf {
+namespace ebpfix::capture {
 
 namespace {
 
@@ -411,4 +411,4 @@ HookAttachment::~HookAttachment() {
     release_qdisc(ifindex_);
 }
 
-}  // namespace ebpfix::bpf
+}  // namespace ebpfix::capture
