@@ -3,10 +3,13 @@
 #include <signal.h>
 #include <time.h>
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 
-#include "daemon/log.hpp"
+#include "common/log.hpp"
 #include "daemon/privileges.hpp"
+#include "daemon/outputs.hpp"
 #include "daemon/settings.hpp"
 
 namespace ebpfix::daemon {
@@ -38,7 +41,7 @@ Daemon::Daemon(config::Config config)
         log_warning(problem.message);
     }
     exporter_ = std::make_unique<FlowExporter>(
-        io_, program_, config_, [] { return flow::time_base_now(); }, wall_ms_now(),
+        program_, config_, [] { return flow::time_base_now(); }, wall_ms_now(),
         [this](std::uint32_t ifindex) { return capture_->name_of(ifindex); },
         [this] {
             // Every device ever watched, also after it went away or was detached at stop:
@@ -46,7 +49,8 @@ Daemon::Daemon(config::Config config)
             std::vector<ipfix::InterfaceInfo> out;
             for (const auto& [ifindex, name] : capture_->names_seen()) out.push_back({ifindex, name, "ebpfix " + name});
             return out;
-        });
+        },
+        [this](const config::Config& c, std::uint64_t start_ms) { return build_outputs(io_, c, start_ms); });
     if (!config_.metrics_listen.empty())
         metrics_ = std::make_unique<ServiceMetrics>(io_, config_.metrics_listen);
     bpf::apply_filters(program_, kernel_filters(config_));
@@ -92,15 +96,14 @@ void Daemon::on_drain_timer() {
         log_error(std::string("drain cycle failed: ") + e.what());
     }
     if (metrics_) metrics_->update(*exporter_, *capture_);
-    const auto* flow_log = exporter_->flow_log();
-    if (flow_log && flow_log->output_closed() && !log_end_reported_) {
-        log_end_reported_ = true;
-        log_info("the flow log's reader closed " + std::string(flow_log->options().path == "-" ? "standard output" : "the log") +
-                 ": the flow log ends here");
-        if (exporter_->collectors().empty()) {
-            log_info("no other output is configured: stopping");
-            stop();
-        }
+    const auto& outputs = exporter_->sinks();
+    for (const auto& sink : outputs) {
+        if (!sink->ended() || !ended_reported_.insert(sink->identity()).second) continue;
+        log_info("the reader of the " + sink->kind() + " output " + sink->name() + " went away: that output ends here");
+    }
+    if (!outputs.empty() && std::all_of(outputs.begin(), outputs.end(), [](const auto& s) { return s->ended(); })) {
+        log_info("no output is left: stopping");
+        stop();
     }
 }
 
@@ -189,9 +192,24 @@ void Daemon::stop() {
         log_error(std::string("final drain failed: ") + e.what());
     }
     if (metrics_) metrics_->update(*exporter_, *capture_);
-    // Let queued datagrams go out (bounded), then stop.
     signals_.cancel();
     if (metrics_) metrics_->stop();
+    // Let queued datagrams go out, for a while: an output that never drains (a peer that
+    // never reads, ENOBUFS for good) must not keep ebpfix from ending.
+    wait_for_outputs(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+}
+
+void Daemon::wait_for_outputs(std::chrono::steady_clock::time_point deadline) {
+    if (!exporter_->busy()) return;  // nothing pending: run() returns by itself
+    if (std::chrono::steady_clock::now() >= deadline) {
+        log_warning("stopping with undelivered messages (counted as not sent)");
+        io_.stop();
+        return;
+    }
+    drain_timer_.expires_after(std::chrono::milliseconds(20));
+    drain_timer_.async_wait([this, deadline](const boost::system::error_code& ec) {
+        if (!ec) wait_for_outputs(deadline);
+    });
 }
 
 }  // namespace ebpfix::daemon

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
+#include <string>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -35,6 +37,7 @@ private:
     void reload();
     void keep_restart_only_settings(config::Config& next) const;
     void stop();
+    void wait_for_outputs(std::chrono::steady_clock::time_point deadline);
 
     boost::asio::io_context io_;
     boost::asio::signal_set signals_;
@@ -46,7 +49,7 @@ private:
     std::unique_ptr<FlowExporter> exporter_;
     std::unique_ptr<ServiceMetrics> metrics_;
     bool stopping_ = false;
-    bool log_end_reported_ = false;
+    std::set<std::string> ended_reported_;  // outputs whose end was logged
 };
 
 // Wall clock and the flow clock (CLOCK_MONOTONIC, as the kernel program's times).

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <random>
 
-#include "daemon/log.hpp"
+#include "common/log.hpp"
 
 namespace ebpfix::daemon {
 
@@ -18,18 +18,28 @@ std::uint64_t steady_ns() {
                                           .count());
 }
 
-bool same_collector(const config::CollectorConfig& a, const config::CollectorConfig& b) {
-    const auto& x = a.encoder;
-    const auto& y = b.encoder;
-    return a.host == b.host && a.port == b.port && x.protocol == y.protocol &&
-           x.observation_domain == y.observation_domain && x.max_message_size == y.max_message_size &&
-           x.template_refresh_seconds == y.template_refresh_seconds &&
-           x.template_refresh_messages == y.template_refresh_messages &&
-           x.sampling_interval == y.sampling_interval && x.uptime_origin_ms == y.uptime_origin_ms;
+ebpfix_pkt_bytes minus(const ebpfix_pkt_bytes& now, const ebpfix_pkt_bytes& before) {
+    return {now.packets - before.packets, now.bytes - before.bytes};
 }
 
-output::PacketsBytes minus(const ebpfix_pkt_bytes& now, const ebpfix_pkt_bytes& before) {
-    return {now.packets - before.packets, now.bytes - before.bytes};
+ebpfix_counters minus(const ebpfix_counters& a, const ebpfix_counters& b) {
+    ebpfix_counters d{};
+    d.non_ip = minus(a.non_ip, b.non_ip);
+    d.parse_error = minus(a.parse_error, b.parse_error);
+    d.truncated = minus(a.truncated, b.truncated);
+    d.map_full = minus(a.map_full, b.map_full);
+    d.sampled_out = minus(a.sampled_out, b.sampled_out);
+    d.excluded = minus(a.excluded, b.excluded);
+    d.fragments = minus(a.fragments, b.fragments);
+    d.flows_created = a.flows_created - b.flows_created;
+    d.insert_races = a.insert_races - b.insert_races;
+    return d;
+}
+
+// The part of a key that names a socket pair: family, protocol, addresses and ports.
+bool same_socket(const FlowKey& a, const FlowKey& b) noexcept {
+    return a.ip_version == b.ip_version && a.protocol == b.protocol && a.src_port == b.src_port &&
+           a.dst_port == b.dst_port && a.src_addr == b.src_addr && a.dst_addr == b.dst_addr;
 }
 
 }  // namespace
@@ -43,11 +53,9 @@ flow::FlowTableConfig table_config(const config::Config& c) {
     return t;
 }
 
-FlowExporter::FlowExporter(boost::asio::io_context& io, const bpf::FlowProgram& program,
-                           const config::Config& config, TimeBaseSource time_base, std::uint64_t start_ms,
-                           IfName ifname, Interfaces interfaces)
-    : io_(io),
-      program_(program),
+FlowExporter::FlowExporter(const bpf::FlowProgram& program, const config::Config& config, TimeBaseSource time_base,
+                           std::uint64_t start_ms, IfName ifname, Interfaces interfaces, BuildSinks build_sinks)
+    : program_(program),
       config_(config),
       drainer_(program),
       table_(table_config(config), time_base(),
@@ -55,59 +63,29 @@ FlowExporter::FlowExporter(boost::asio::io_context& io, const bpf::FlowProgram& 
       time_base_(std::move(time_base)),
       start_ms_(start_ms),
       ifname_(std::move(ifname)),
-      interfaces_(std::move(interfaces)) {
-    Outputs o = build_outputs(config_);
-    collectors_ = std::move(o.collectors);
-    log_ = std::move(o.log);
-    stats_ = std::move(o.stats);
+      interfaces_(std::move(interfaces)),
+      build_sinks_(std::move(build_sinks)) {
+    sinks_ = build_sinks_(config_, start_ms_);
 }
 
-FlowExporter::Outputs FlowExporter::build_outputs(const config::Config& config) {
-    Outputs o;
-    // New sockets first (resolving may fail); collectors that did not change are taken
-    // over only in replace_outputs, once nothing can fail any more.
-    for (auto cc : config.collectors) {
-        cc.encoder.uptime_origin_ms = start_ms_;  // sysUptime counts from the exporter's start
-        const bool kept = std::any_of(collectors_.begin(), collectors_.end(),
-                                      [&](const Collector& c) { return same_collector(c.config, cc); });
-        if (kept) {
-            o.collectors.push_back(Collector{cc, ipfix::FlowEncoder(cc.encoder), nullptr});
-            continue;
-        }
-        o.collectors.push_back(Collector{cc, ipfix::FlowEncoder(cc.encoder),
-                                         std::make_unique<CollectorSender>(io_, cc.host, cc.port)});
-    }
-    if (config.log_format != config::OutputFormat::none) {
-        output::FlowLogOptions lo;
-        lo.format = config.log_format == config::OutputFormat::json ? output::LogFormat::json : output::LogFormat::text;
-        lo.path = config.log_file;
-        lo.max_export_per_cycle = config.max_export_per_cycle;
-        o.log = std::make_unique<output::FlowLogWriter>(lo);
-    }
-    if (!config.stats_file.empty())
-        o.stats = std::make_unique<output::StatsFileWriter>(
-            config.stats_file,
-            config.stats_format == config::OutputFormat::json ? output::LogFormat::json : output::LogFormat::text);
-    return o;
+bool FlowExporter::busy() const {
+    return std::any_of(sinks_.begin(), sinks_.end(), [](const auto& s) { return s->busy(); });
 }
 
-void FlowExporter::replace_outputs(Outputs o, std::uint64_t now_ms) {
-    for (auto& c : o.collectors) {
-        if (c.sender) continue;
-        auto old = std::find_if(collectors_.begin(), collectors_.end(),
-                                [&](const Collector& k) { return k.sender && same_collector(k.config, c.config); });
-        c.encoder = std::move(old->encoder);  // same sequence numbers, same template timing
-        c.sender = std::move(old->sender);
-    }
-    collectors_ = std::move(o.collectors);
-    // A replaced log writes every line it deferred before it goes: nothing is dropped.
-    if (log_) log_->flush_all(static_cast<std::int64_t>(now_ms / 1000));
-    log_ = std::move(o.log);
-    stats_ = std::move(o.stats);
+bool FlowExporter::own_traffic(const FlowKey& key) const noexcept {
+    return std::any_of(own_keys_.begin(), own_keys_.end(), [&](const FlowKey& own) { return same_socket(key, own); });
 }
 
 void FlowExporter::count_deltas(std::span<const FlowDelta> deltas, std::vector<FlowRecord>& records) {
+    kept_.clear();
     for (const auto& d : deltas) {
+        // The export datagrams of ebpfix itself (a watched lo, a collector behind the
+        // watched device) are no flows: counted apart, so nothing feeds back.
+        if (!own_keys_.empty() && own_traffic(d.key)) {
+            totals_.own_export.packets += d.packets;
+            totals_.own_export.bytes += d.bytes;
+            continue;
+        }
         auto it = std::find_if(if_counts_.begin(), if_counts_.end(), [&](const InterfaceCount& c) {
             return c.ifindex == d.key.ifindex && c.direction == d.key.direction;
         });
@@ -115,12 +93,22 @@ void FlowExporter::count_deltas(std::span<const FlowDelta> deltas, std::vector<F
             it = if_counts_.insert(if_counts_.end(), InterfaceCount{d.key.ifindex, d.key.direction, 0, 0});
         it->packets += d.packets;
         it->bytes += d.bytes;
+        kept_.push_back(d);
     }
-    // The batch form prefetches the table's slots ahead: ~30% faster on a full drain.
-    table_.add(deltas, records);
+    // The batch form prefetches the table's slots ahead: faster on a full drain.
+    table_.add(std::span<const FlowDelta>(kept_), records);
 }
 
 void FlowExporter::drain_into_table(std::uint64_t now_ns, std::vector<FlowRecord>& records) {
+    own_keys_.clear();
+    for (const auto& sink : sinks_)
+        for (const sinks::OwnSocket& s : sink->own_sockets()) {
+            own_keys_.push_back(s.forward);
+            FlowKey back = s.forward;
+            std::swap(back.src_addr, back.dst_addr);
+            std::swap(back.src_port, back.dst_port);
+            own_keys_.push_back(back);
+        }
     // One batch of deltas at a time: the daemon holds the flow table and the records of
     // the cycle, never a copy of every slot. Slots of flows idle for the idle timeout go
     // back to the kernel (their flows have ended in the table by then).
@@ -134,56 +122,51 @@ void FlowExporter::drain_into_table(std::uint64_t now_ns, std::vector<FlowRecord
     totals_.kernel = bpf::read_counters(program_);
 }
 
-void FlowExporter::export_records(const std::vector<FlowRecord>& records, std::uint64_t now_ms) {
-    for (const auto& r : records) {
-        totals_.exported_records += 1;
-        totals_.exported_packets += r.packets;
-        totals_.exported_bytes += r.bytes;
+void FlowExporter::deliver(std::uint64_t now_ms, std::uint64_t work_start_ns, std::uint64_t deltas_before,
+                           bool final) {
+    sinks::CycleSummary summary;
+    summary.timestamp_s = static_cast<std::int64_t>(now_ms / 1000);
+    for (const FlowRecord& r : records_) {
+        summary.by_reason[static_cast<std::size_t>(r.end_reason) % 6] += 1;
+        summary.records += 1;
+        summary.packets += r.packets;
+        summary.bytes += r.bytes;
     }
-    if (!records.empty()) {
-        for (auto& c : collectors_) {
-            // A message lost since the last export may have carried templates, or the
-            // collector restarted without them: announce them again now.
-            if (c.sender->take_losses() > 0) c.encoder.resend_templates();
-            // The encoder counts a message before it hands the message over, so a lost
-            // message is counted with the records, packets and octets it carried.
-            ipfix::EncoderCounters before = c.encoder.counters();
-            c.encoder.encode(records, now_ms, [&](gsl::span<const std::uint8_t> message) {
-                const ipfix::EncoderCounters& now = c.encoder.counters();
-                c.sender->send(message, now.data_records - before.data_records, now.data_packets - before.data_packets,
-                               now.data_octets - before.data_octets);
-                before = now;
-            });
-            c.sender->flush();
-        }
+    totals_.exported_records += summary.records;
+    totals_.exported_packets += summary.packets;
+    totals_.exported_bytes += summary.bytes;
+    summary.flows_held = table_.size();
+    summary.deltas_taken = totals_.drained_flows - deltas_before;
+    summary.kernel_delta = minus(totals_.kernel, kernel_at_last_cycle_);
+    summary.own_export_delta = minus(totals_.own_export, own_at_last_cycle_);
+    std::uint64_t undelivered = 0;
+    for (const auto& s : sinks_) undelivered += s->counters().messages_not_sent;
+    summary.undelivered_messages = undelivered - std::min(undelivered, undelivered_at_last_cycle_);
+    const std::vector<ipfix::InterfaceInfo> interfaces = interfaces_ ? interfaces_() : std::vector<ipfix::InterfaceInfo>{};
+    sinks::CycleContext ctx;
+    ctx.now_ms = now_ms;
+    ctx.records = records_;
+    ctx.totals = &totals_;
+    ctx.summary = &summary;
+    ctx.ifname = ifname_;
+    ctx.interfaces = interfaces;
+    ctx.final = final;
+    // The stats line reports the cycle's own work, measured before it is written.
+    summary.work_ms = (steady_ns() - work_start_ns) / ns_per_ms;
+    for (const auto& s : sinks_) {
+        if (s->ended()) continue;
+        s->cycle(ctx);
     }
-    if (log_) log_->write_cycle(records, ifname_, static_cast<std::int64_t>(now_ms / 1000));
-}
-
-void FlowExporter::export_options(std::uint64_t now_ms) {
-    ipfix::ExporterStatistics stats;
-    stats.ignored_packets = totals_.kernel.non_ip.packets + totals_.kernel.parse_error.packets +
-                            totals_.kernel.truncated.packets + totals_.kernel.map_full.packets;
-    stats.ignored_octets = totals_.kernel.non_ip.bytes + totals_.kernel.parse_error.bytes +
-                           totals_.kernel.truncated.bytes + totals_.kernel.map_full.bytes;
-    const auto interfaces = interfaces_ ? interfaces_() : std::vector<ipfix::InterfaceInfo>{};
-    for (auto& c : collectors_) {
-        // Reads the refusals that came back, so the totals below are up to date.
-        if (c.sender->take_losses() > 0) c.encoder.resend_templates();
-        stats.not_sent_flows = c.sender->counters().records_not_sent;
-        stats.not_sent_packets = c.sender->counters().packets_not_sent;
-        stats.not_sent_octets = c.sender->counters().octets_not_sent;
-        c.encoder.encode_options(stats, interfaces, now_ms,
-                                 [&](gsl::span<const std::uint8_t> message) { c.sender->send(message); });
-        c.sender->flush();
-    }
-    last_options_ms_ = now_ms;
+    kernel_at_last_cycle_ = totals_.kernel;
+    own_at_last_cycle_ = totals_.own_export;
+    undelivered_at_last_cycle_ = undelivered;
+    last_cycle_ns_ = steady_ns() - work_start_ns;
 }
 
 void FlowExporter::cycle(std::uint64_t now_ns, std::uint64_t now_ms) {
     const std::uint64_t start = steady_ns();
     records_.clear();
-    const std::uint64_t drained_before = totals_.drained_flows;
+    const std::uint64_t deltas_before = totals_.drained_flows;
     table_.set_time_base(time_base_());
     drain_into_table(now_ns, records_);
     table_.expire(now_ns, records_);
@@ -197,89 +180,42 @@ void FlowExporter::cycle(std::uint64_t now_ns, std::uint64_t now_ms) {
             next_periodic_ns_ += ((now_ns - next_periodic_ns_) / every + 1) * every;
         }
     }
-    // Options (statistics, interface table) at start, then with the template refresh.
-    if (!collectors_.empty()) {
-        const std::uint64_t every_ms = std::uint64_t(collectors_.front().config.encoder.template_refresh_seconds) * 1000;
-        if (last_options_ms_ == 0 || now_ms >= last_options_ms_ + every_ms) export_options(now_ms);
-    }
-    export_records(records_, now_ms);
-    last_drain_ns_ = steady_ns() - start;
-    write_stats(now_ms, last_drain_ns_, records_, totals_.drained_flows - drained_before);
+    deliver(now_ms, start, deltas_before, false);
 }
 
 void FlowExporter::finish(std::uint64_t now_ms) {
     const std::uint64_t start = steady_ns();
     records_.clear();
-    const std::uint64_t drained_before = totals_.drained_flows;
+    const std::uint64_t deltas_before = totals_.drained_flows;
     table_.set_time_base(time_base_());
     drain_into_table(UINT64_MAX, records_);
     table_.flush(records_);
-    // A collector that started after ebpfix (or lost a template) can decode the last
-    // records: they go with every template.
-    for (auto& c : collectors_) c.encoder.resend_templates();
-    export_records(records_, now_ms);
-    if (!collectors_.empty()) export_options(now_ms);
-    if (log_) log_->flush_all(static_cast<std::int64_t>(now_ms / 1000));
-    last_drain_ns_ = steady_ns() - start;
-    write_stats(now_ms, last_drain_ns_, records_, totals_.drained_flows - drained_before);
+    deliver(now_ms, start, deltas_before, true);
 }
 
 void FlowExporter::reconfigure(const config::Config& config, std::uint64_t now_ms) {
-    Outputs o = build_outputs(config);  // may throw: nothing has changed yet
+    SinkList next = build_sinks_(config, start_ms_);  // may throw: nothing has changed yet
     flow::FlowTableConfig tc = table_config(config);
-    tc.validate();                      // may throw too
-    std::vector<FlowRecord> evicted;
-    table_.reconfigure(tc, evicted);
-    replace_outputs(std::move(o), now_ms);
+    tc.validate();                                   // may throw too
+    // Outputs whose settings did not change keep running (sequence numbers, sockets,
+    // queued lines); the new copy of them is dropped before it ever sent anything.
+    for (auto& n : next) {
+        auto old = std::find_if(sinks_.begin(), sinks_.end(),
+                                [&](const auto& s) { return s && s->identity() == n->identity(); });
+        if (old != sinks_.end()) n = std::move(*old);
+    }
+    records_.clear();
+    table_.reconfigure(tc, records_);
     if (config.export_interval_ms != config_.export_interval_ms) next_periodic_ns_ = 0;
     config_ = config;
-    if (!evicted.empty()) export_records(evicted, now_ms);
+    // Removed outputs go now (a log writes what it still holds); the new set takes the
+    // records the smaller table evicted.
+    sinks_ = std::move(next);
+    if (!records_.empty()) deliver(now_ms, steady_ns(), totals_.drained_flows, false);
 }
 
 void FlowExporter::reopen_files() {
-    if (log_ && !log_->reopen()) log_warning("cannot reopen the flow log: " + log_->last_error());
-    if (stats_ && !stats_->reopen()) log_warning("cannot reopen the stats file: " + stats_->last_error());
-}
-
-std::uint64_t FlowExporter::send_failures() const {
-    std::uint64_t n = 0;
-    for (const auto& c : collectors_) n += c.sender->counters().send_errors + c.sender->counters().queue_drops;
-    return n;
-}
-
-void FlowExporter::write_stats(std::uint64_t now_ms, std::uint64_t work_ns, const std::vector<FlowRecord>& records,
-                               std::uint64_t drained_flows) {
-    const std::uint64_t failures = send_failures();
-    const ebpfix_counters k = totals_.kernel;
-    if (stats_) {
-        output::CycleStats s;
-        s.timestamp = static_cast<std::int64_t>(now_ms / 1000);
-        for (const auto& r : records) {
-            s.total_packets += r.packets;
-            s.total_bytes += r.bytes;
-            switch (r.end_reason) {
-            case EndReason::active_timeout: ++s.active; break;
-            case EndReason::idle_timeout: ++s.inactive; break;
-            case EndReason::end_of_flow: ++s.closed; break;
-            case EndReason::lack_of_resources: ++s.evicted; break;
-            case EndReason::forced_end: ++s.forced; break;
-            }
-        }
-        s.total_flows = table_.size();
-        s.exported_records = records.size();
-        s.drop_non_ip = minus(k.non_ip, kernel_at_last_stats_.non_ip);
-        s.drop_parse_error = minus(k.parse_error, kernel_at_last_stats_.parse_error);
-        s.drop_truncated = minus(k.truncated, kernel_at_last_stats_.truncated);
-        s.drop_map_full = minus(k.map_full, kernel_at_last_stats_.map_full);
-        s.fragments = minus(k.fragments, kernel_at_last_stats_.fragments);
-        s.kernel_flows_drained = drained_flows;
-        s.drain_ms = work_ns / ns_per_ms;
-        s.send_errors = failures >= send_failures_at_last_stats_ ? failures - send_failures_at_last_stats_ : failures;
-        if (!stats_->write(s) && stats_->write_errors() == 1)
-            log_warning("cannot write the stats file: " + stats_->last_error());
-    }
-    kernel_at_last_stats_ = k;
-    send_failures_at_last_stats_ = failures;
+    for (const auto& s : sinks_) s->reopen();
 }
 
 }  // namespace ebpfix::daemon

@@ -1,6 +1,6 @@
-// The daemon's core, shared by live capture and --pcap: kernel drain → flow table →
-// encoders → collectors, flow log and stats. Time is passed in, so both modes (wall
-// clock and capture time) run the same code. Owns no io_context and no timers.
+// The daemon's core, shared by live capture and --pcap: kernel slots -> flow table ->
+// sinks. Time is passed in, so both modes (wall clock and capture time) run the same
+// code. Owns no io_context and no timers; knows no concrete sink.
 #pragma once
 
 #include <cstdint>
@@ -9,36 +9,15 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-
 #include "bpf/flow_drainer.hpp"
 #include "bpf/flow_program.hpp"
 #include "config/config.hpp"
-#include "daemon/collector_sender.hpp"
 #include "flow/flow_table.hpp"
-#include "ipfix/flow_encoder.hpp"
-#include "output/flow_log.hpp"
-#include "output/stats_file.hpp"
+#include "sinks/sink.hpp"
 
 namespace ebpfix::daemon {
 
-// Cumulative numbers since start, for reconciliation, the stats file and metrics.
-struct ExporterTotals {
-    std::uint64_t drain_cycles = 0;
-    std::uint64_t drained_flows = 0;    // flow deltas taken from the kernel's slots
-    std::uint64_t drained_packets = 0;  // == packets the kernel put in flows
-    std::uint64_t drained_bytes = 0;
-    std::uint64_t exported_records = 0;
-    std::uint64_t exported_packets = 0;
-    std::uint64_t exported_bytes = 0;
-    ebpfix_counters kernel{};           // the kernel's drop counters (cumulative)
-};
-
-struct Collector {
-    config::CollectorConfig config;
-    ipfix::FlowEncoder encoder;
-    std::unique_ptr<CollectorSender> sender;
-};
+using sinks::ExporterTotals;
 
 class FlowExporter {
 public:
@@ -47,23 +26,26 @@ public:
     // Measures kernel-clock -> wall-clock; called at every cycle, so an NTP step or a
     // suspend corrects record times from the next cycle on.
     using TimeBaseSource = std::function<flow::TimeBase()>;
+    using SinkList = std::vector<std::unique_ptr<sinks::Sink>>;
+    // Builds every output of a configuration (throws when one cannot be opened). start_ms
+    // is the exporter's start on the wall clock (NetFlow v9 sysUptime 0, IPFIX
+    // systemInitTimeMilliseconds).
+    using BuildSinks = std::function<SinkList(const config::Config& config, std::uint64_t start_ms)>;
 
-    // Builds the outputs of `config`. start_ms is the exporter's start on the wall clock
-    // (the first capture time with --pcap): NetFlow v9 sysUptime 0 and IPFIX
-    // systemInitTimeMilliseconds. Throws (ConfigError, std::runtime_error) when an output
-    // cannot be opened; nothing is half-built then.
-    FlowExporter(boost::asio::io_context& io, const bpf::FlowProgram& program, const config::Config& config,
-                 TimeBaseSource time_base, std::uint64_t start_ms, IfName ifname, Interfaces interfaces);
+    // Throws (ConfigError, std::runtime_error) when an output cannot be opened; nothing is
+    // half-built then.
+    FlowExporter(const bpf::FlowProgram& program, const config::Config& config, TimeBaseSource time_base,
+                 std::uint64_t start_ms, IfName ifname, Interfaces interfaces, BuildSinks build_sinks);
 
-    // One cycle: drain the kernel maps, merge, expire at now_ns (the flow clock), export.
+    // One cycle: drain the kernel, merge, expire at now_ns (the flow clock), export.
     // now_ms is the wall clock put in export headers.
     void cycle(std::uint64_t now_ns, std::uint64_t now_ms);
 
-    // Final: drain, export every open flow (reason 4), write every deferred log line.
+    // Final: drain, export every open flow (reason 4), deliver everything held.
     void finish(std::uint64_t now_ms);
 
-    // SIGHUP: new outputs and timeouts; collectors whose settings did not change keep
-    // their encoders (sequence numbers) and sockets. Throws and changes nothing on error.
+    // SIGHUP: new outputs and timeouts; outputs whose settings did not change are kept
+    // (sequence numbers, sockets, queued lines). Throws and changes nothing on error.
     void reconfigure(const config::Config& config, std::uint64_t now_ms);
 
     // Makes the outputs reopen their files (logrotate).
@@ -71,9 +53,12 @@ public:
 
     const ExporterTotals& totals() const noexcept { return totals_; }
     const flow::FlowTable& table() const noexcept { return table_; }
-    const std::vector<Collector>& collectors() const noexcept { return collectors_; }
-    const output::FlowLogWriter* flow_log() const noexcept { return log_.get(); }
-    std::uint64_t last_drain_ns() const noexcept { return last_drain_ns_; }
+    const SinkList& sinks() const noexcept { return sinks_; }
+    const bpf::FlowDrainer& drainer() const noexcept { return drainer_; }
+    // An output still has deliveries queued for the event loop.
+    bool busy() const;
+    std::uint64_t last_cycle_ns() const noexcept { return last_cycle_ns_; }
+
     // Per (ifindex, direction) packets and bytes put into flows, for metrics.
     struct InterfaceCount {
         std::uint32_t ifindex;
@@ -83,23 +68,11 @@ public:
     const std::vector<InterfaceCount>& interface_counts() const noexcept { return if_counts_; }
 
 private:
-    // Everything a configuration opens. Built completely before it replaces the old.
-    struct Outputs {
-        std::vector<Collector> collectors;
-        std::unique_ptr<output::FlowLogWriter> log;
-        std::unique_ptr<output::StatsFileWriter> stats;
-    };
-    Outputs build_outputs(const config::Config& config);
-    void replace_outputs(Outputs outputs, std::uint64_t now_ms);
     void count_deltas(std::span<const FlowDelta> deltas, std::vector<FlowRecord>& records);
     void drain_into_table(std::uint64_t now_ns, std::vector<FlowRecord>& records);
-    void export_records(const std::vector<FlowRecord>& records, std::uint64_t now_ms);
-    void export_options(std::uint64_t now_ms);
-    void write_stats(std::uint64_t now_ms, std::uint64_t work_ns, const std::vector<FlowRecord>& records,
-                     std::uint64_t drained_flows);
-    std::uint64_t send_failures() const;
+    void deliver(std::uint64_t now_ms, std::uint64_t work_start_ns, std::uint64_t deltas_before, bool final);
+    bool own_traffic(const FlowKey& key) const noexcept;
 
-    boost::asio::io_context& io_;
     const bpf::FlowProgram& program_;
     config::Config config_;
     bpf::FlowDrainer drainer_;
@@ -108,16 +81,17 @@ private:
     std::uint64_t start_ms_;
     IfName ifname_;
     Interfaces interfaces_;
-    std::vector<Collector> collectors_;
-    std::unique_ptr<output::FlowLogWriter> log_;
-    std::unique_ptr<output::StatsFileWriter> stats_;
+    BuildSinks build_sinks_;
+    SinkList sinks_;
     ExporterTotals totals_;
-    ebpfix_counters kernel_at_last_stats_{};
-    std::uint64_t send_failures_at_last_stats_ = 0;
+    ebpfix_counters kernel_at_last_cycle_{};
+    ebpfix_pkt_bytes own_at_last_cycle_{};
+    std::uint64_t undelivered_at_last_cycle_ = 0;
     std::vector<InterfaceCount> if_counts_;
     std::vector<FlowRecord> records_;
-    std::uint64_t last_options_ms_ = 0;
-    std::uint64_t last_drain_ns_ = 0;
+    std::vector<FlowDelta> kept_;        // a batch without ebpfix's own traffic
+    std::vector<FlowKey> own_keys_;      // both directions of every output's socket
+    std::uint64_t last_cycle_ns_ = 0;
     std::uint64_t next_periodic_ns_ = 0;  // flow.export_interval: the next periodic export
 };
 

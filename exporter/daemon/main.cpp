@@ -7,7 +7,7 @@
 #include "bpf/flow_program.hpp"
 #include "config/config.hpp"
 #include "daemon/daemon.hpp"
-#include "daemon/log.hpp"
+#include "common/log.hpp"
 #include "daemon/pcap_mode.hpp"
 
 namespace {
@@ -61,17 +61,17 @@ int main(int argc, char** argv) {
         return 0;
     }
 
-    daemon::set_verbose(cfg.verbose);
+    set_verbose(cfg.verbose);
     try {
         if (!cfg.pcap_file.empty()) return daemon::run_pcap(cfg);
         if (cfg.interfaces.empty()) return usage_error("no interface to watch (give one, e.g. 'ebpfix eth0')");
         daemon::Daemon d(std::move(cfg));
         return d.run();
     } catch (const config::ConfigError& e) {
-        daemon::log_error(e.what());  // found at start: a user, a name, a file
+        log_error(e.what());  // found at start: a user, a name, a file
         return 2;
     } catch (const std::exception& e) {
-        daemon::log_error(e.what());
+        log_error(e.what());
         return 1;
     }
 }

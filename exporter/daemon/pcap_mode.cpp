@@ -9,7 +9,8 @@
 #include "bpf/flow_program.hpp"
 #include "bpf/packet_runner.hpp"
 #include "daemon/flow_exporter.hpp"
-#include "daemon/log.hpp"
+#include "daemon/outputs.hpp"
+#include "common/log.hpp"
 #include "pcap/pcap_reader.hpp"
 
 namespace ebpfix::daemon {
@@ -22,11 +23,7 @@ constexpr std::uint64_t ns_per_ms = 1'000'000;
 // that never takes them is given up on after a while, and its drops are counted.
 void let_senders_drain(boost::asio::io_context& io, const FlowExporter& exporter) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    auto queued = [&] {
-        for (const auto& c : exporter.collectors())
-            if (c.sender->queued_bytes() > 0) return true;
-        return false;
-    };
+    auto queued = [&] { return exporter.busy(); };
     while (queued() && std::chrono::steady_clock::now() < deadline) {
         io.restart();
         io.run_one_for(std::chrono::milliseconds(100));
@@ -53,8 +50,9 @@ int run_pcap(const config::Config& config) {
     options.verbose = config.verbose;
     bpf::FlowProgram program(options);
     FlowExporter exporter(
-        io, program, config, [] { return flow::TimeBase{0}; }, origin_ms,
-        [](std::uint32_t) { return std::string("pcap"); }, [] { return std::vector<ipfix::InterfaceInfo>{}; });
+        program, config, [] { return flow::TimeBase{0}; }, origin_ms, [](std::uint32_t) { return std::string("pcap"); },
+        [] { return std::vector<ipfix::InterfaceInfo>{}; },
+        [&io](const config::Config& c, std::uint64_t start_ms) { return build_outputs(io, c, start_ms); });
 
     const std::uint64_t interval_ns = config.drain_interval_ms * ns_per_ms;
     auto later = [](std::uint64_t t, std::uint64_t d) { return t > UINT64_MAX - d ? UINT64_MAX : t + d; };

@@ -3,7 +3,7 @@
 #include <array>
 #include <map>
 
-#include "output/flow_log.hpp"
+#include "sinks/flow_log.hpp"
 
 namespace ebpfix::daemon {
 
@@ -12,8 +12,6 @@ namespace {
 constexpr std::array<EndReason, 5> end_reasons{EndReason::idle_timeout, EndReason::active_timeout,
                                                EndReason::end_of_flow, EndReason::forced_end,
                                                EndReason::lack_of_resources};
-
-const char* protocol_name(ipfix::Protocol p) { return p == ipfix::Protocol::ipfix ? "ipfix" : "netflow9"; }
 
 }  // namespace
 
@@ -56,7 +54,7 @@ void ServiceMetrics::update(const FlowExporter& exporter, const capture::Capture
     // Totals per (interface, direction); an ifindex that moved (device re-created) adds up.
     std::map<std::pair<std::string, std::string>, std::pair<std::uint64_t, std::uint64_t>> per_if;
     for (const auto& c : exporter.interface_counts()) {
-        auto& v = per_if[{capture.name_of(c.ifindex), output::direction_word(c.direction)}];
+        auto& v = per_if[{capture.name_of(c.ifindex), sinks::direction_word(c.direction)}];
         v.first += c.packets;
         v.second += c.bytes;
     }
@@ -70,9 +68,13 @@ void ServiceMetrics::update(const FlowExporter& exporter, const capture::Capture
     const std::pair<const char*, const ebpfix_pkt_bytes*> drops[] = {{"non_ip", &t.kernel.non_ip},
                                                                       {"parse_error", &t.kernel.parse_error},
                                                                       {"truncated", &t.kernel.truncated},
-                                                                      {"map_full", &t.kernel.map_full}};
+                                                                      {"map_full", &t.kernel.map_full},
+                                                                      {"sampled_out", &t.kernel.sampled_out},
+                                                                      {"excluded", &t.kernel.excluded},
+                                                                      {"own_export", &t.own_export}};
     for (const auto& [reason, pb] : drops) {
-        r.counter("ebpfix_kernel_drops_total", "Packets the kernel program could not put in a flow, by reason",
+        r.counter("ebpfix_kernel_drops_total",
+                  "Packets counted in no flow, by reason (drops, sampling, exclude lists, ebpfix's own export)",
                   {{"reason", reason}})
             .set_total(pb->packets);
         r.counter("ebpfix_kernel_drop_bytes_total", "Bytes of those packets, by reason", {{"reason", reason}})
@@ -80,14 +82,15 @@ void ServiceMetrics::update(const FlowExporter& exporter, const capture::Capture
     }
     r.counter("ebpfix_kernel_fragments_total", "Non-first IP fragments (counted in port-0 flows)")
         .set_total(t.kernel.fragments.packets);
-    r.counter("ebpfix_kernel_flows_drained_total", "Kernel flow map entries drained").set_total(t.drained_flows);
+    r.counter("ebpfix_kernel_flows_drained_total", "Flow deltas taken from the kernel's slots").set_total(t.drained_flows);
+    r.gauge("ebpfix_kernel_slots_in_use", "Kernel flow slots held by flows").set(double(exporter.drainer().slots_in_use()));
 
     const auto& table = exporter.table();
     r.gauge("ebpfix_flows_active", "Flows held in the flow table").set(double(table.size()));
     r.gauge("ebpfix_flow_table_size", "Capacity of the flow table (max_flows)").set(double(table.config().max_flows));
     for (EndReason reason : end_reasons) {
         const auto& e = table.stats().by_reason(reason);
-        metrics::Labels l{{"reason", output::end_reason_word(reason)}};
+        metrics::Labels l{{"reason", sinks::end_reason_word(reason)}};
         r.counter("ebpfix_flows_exported_total", "Flow records exported, by flowEndReason", l).set_total(e.records);
         r.counter("ebpfix_exported_packets_total", "Packets in exported flow records, by flowEndReason", l)
             .set_total(e.packets);
@@ -97,46 +100,62 @@ void ServiceMetrics::update(const FlowExporter& exporter, const capture::Capture
     r.counter("ebpfix_flow_table_evictions_total", "Flows exported early because the flow table was full")
         .set_total(table.stats().evictions);
 
-    std::set<std::string> now_collectors;
-    for (const auto& c : exporter.collectors()) {
-        const std::string name = c.sender->name();
-        now_collectors.insert(name);
-        metrics::Labels l{{"collector", name}, {"protocol", protocol_name(c.config.encoder.protocol)}};
-        const auto& s = c.sender->counters();
-        const auto& e = c.encoder.counters();
-        r.counter("ebpfix_collector_records_total", "Flow records in messages sent to the collector", l)
-            .set_total(s.records_sent);
-        r.counter("ebpfix_collector_messages_total", "Messages sent to the collector", l).set_total(s.messages_sent);
-        r.counter("ebpfix_collector_bytes_total", "Bytes of messages sent to the collector", l)
-            .set_total(s.bytes_sent);
-        r.counter("ebpfix_collector_send_errors_total", "Sends the kernel refused (e.g. port unreachable)", l)
-            .set_total(s.send_errors);
-        r.counter("ebpfix_collector_queue_drops_total", "Messages dropped because the send queue was full", l)
-            .set_total(s.queue_drops);
-        r.counter("ebpfix_collector_records_not_sent_total", "Flow records lost to send errors and drops", l)
-            .set_total(s.records_not_sent);
-        r.counter("ebpfix_templates_sent_total", "Template and options template records sent", l)
-            .set_total(e.template_records);
+    // Every output: collectors keep their long-standing series, every sink its own.
+    std::set<std::pair<std::string, std::string>> now_sinks;
+    for (const auto& sink : exporter.sinks()) {
+        const std::string kind = sink->kind(), name = sink->name();
+        now_sinks.insert({kind, name});
+        const sinks::SinkCounters c = sink->counters();
+        metrics::Labels l{{"sink", kind}, {"name", name}};
+        r.counter("ebpfix_sink_records_delivered_total", "Flow records an output delivered (sent, written)", l)
+            .set_total(c.records_delivered);
+        r.counter("ebpfix_sink_records_not_sent_total", "Flow records an output could not deliver", l)
+            .set_total(c.records_not_sent);
+        r.counter("ebpfix_sink_packets_not_sent_total", "Packets in the flow records an output could not deliver", l)
+            .set_total(c.packets_not_sent);
+        r.counter("ebpfix_sink_octets_not_sent_total", "Bytes in the flow records an output could not deliver", l)
+            .set_total(c.octets_not_sent);
+        r.counter("ebpfix_sink_errors_total", "Delivery errors of an output", l).set_total(c.errors);
+        r.gauge("ebpfix_sink_queued_records", "Flow records an output holds for later", l)
+            .set(double(c.records_queued));
+        if (kind == "ipfix" || kind == "netflow9" || kind == "netflow5") {
+            metrics::Labels cl{{"collector", name}, {"protocol", kind}};
+            r.counter("ebpfix_collector_records_total", "Flow records delivered to the collector", cl)
+                .set_total(c.records_delivered);
+            r.counter("ebpfix_collector_messages_total", "Messages delivered to the collector", cl)
+                .set_total(c.messages_delivered);
+            r.counter("ebpfix_collector_bytes_total", "Bytes of messages sent to the collector", cl)
+                .set_total(c.bytes_delivered);
+            r.counter("ebpfix_collector_send_errors_total", "Messages not delivered for an error (refused, failed)", cl)
+                .set_total(c.errors);
+            r.counter("ebpfix_collector_records_not_sent_total", "Flow records lost to send errors and drops", cl)
+                .set_total(c.records_not_sent);
+            r.counter("ebpfix_templates_sent_total", "Template and options template records sent", cl)
+                .set_total(c.templates_sent);
+        }
+        if (kind == "log") {
+            r.counter("ebpfix_flow_log_lines_total", "Flow log lines written").set_total(c.records_delivered);
+            r.gauge("ebpfix_flow_log_pending_lines", "Flow log lines deferred to later cycles")
+                .set(double(c.records_queued));
+            r.counter("ebpfix_flow_log_write_errors_total", "Failed flow log writes").set_total(c.errors);
+        }
     }
-    for (const auto& old : collectors_) {
-        if (now_collectors.count(old)) continue;
-        for (const char* name : {"ebpfix_collector_records_total", "ebpfix_collector_messages_total",
-                                 "ebpfix_collector_bytes_total", "ebpfix_collector_send_errors_total",
-                                 "ebpfix_collector_queue_drops_total", "ebpfix_collector_records_not_sent_total",
-                                 "ebpfix_templates_sent_total"})
-            for (const char* proto : {"ipfix", "netflow9"}) r.remove(name, {{"collector", old}, {"protocol", proto}});
+    for (const auto& [kind, name] : sinks_) {
+        if (now_sinks.count({kind, name})) continue;
+        for (const char* metric : {"ebpfix_sink_records_delivered_total", "ebpfix_sink_records_not_sent_total",
+                                   "ebpfix_sink_packets_not_sent_total", "ebpfix_sink_octets_not_sent_total",
+                                   "ebpfix_sink_errors_total", "ebpfix_sink_queued_records"})
+            r.remove(metric, {{"sink", kind}, {"name", name}});
+        for (const char* metric : {"ebpfix_collector_records_total", "ebpfix_collector_messages_total",
+                                   "ebpfix_collector_bytes_total", "ebpfix_collector_send_errors_total",
+                                   "ebpfix_collector_records_not_sent_total", "ebpfix_templates_sent_total"})
+            r.remove(metric, {{"collector", name}, {"protocol", kind}});
     }
-    collectors_ = std::move(now_collectors);
+    sinks_ = std::move(now_sinks);
 
-    if (const auto* log = exporter.flow_log()) {
-        r.counter("ebpfix_flow_log_lines_total", "Flow log lines written").set_total(log->lines_written());
-        r.gauge("ebpfix_flow_log_pending_lines", "Flow log lines deferred to later cycles")
-            .set(double(log->lines_pending()));
-        r.counter("ebpfix_flow_log_write_errors_total", "Failed flow log writes").set_total(log->write_errors());
-    }
-    auto& drain = r.histogram("ebpfix_drain_duration_seconds", "Time of one drain cycle (flip, drain, export)",
+    auto& drain = r.histogram("ebpfix_drain_duration_seconds", "Time of one cycle (drain, flow table, exports)",
                               metrics::exponential_buckets(0.0005, 2, 14));
-    if (cycle_ran && exporter.totals().drain_cycles > 0) drain.observe(double(exporter.last_drain_ns()) / 1e9);
+    if (cycle_ran && exporter.totals().drain_cycles > 0) drain.observe(double(exporter.last_cycle_ns()) / 1e9);
 }
 
 }  // namespace ebpfix::daemon

@@ -36,7 +36,7 @@ private:
     boost::asio::io_context& io_;
     metrics::Registry registry_;
     std::unique_ptr<metrics::MetricsServer> server_;
-    std::set<std::string> collectors_;  // label values in use, to drop removed collectors
+    std::set<std::pair<std::string, std::string>> sinks_;  // (kind, name) in use, to drop removed outputs
 };
 
 }  // namespace ebpfix::daemon

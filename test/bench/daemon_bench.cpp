@@ -33,6 +33,8 @@
 #include "bpf/packet_runner.hpp"
 #include "config/config.hpp"
 #include "daemon/flow_exporter.hpp"
+#include "daemon/outputs.hpp"
+#include "sinks/udp_collector.hpp"
 #include "flow/flow_table.hpp"
 #include "frames.hpp"
 
@@ -197,9 +199,10 @@ int main(int argc, char** argv) try {
     cc.encoder.protocol = ipfix::Protocol::ipfix;
     cfg.collectors.push_back(cc);
     daemon::FlowExporter exporter(
-        io, program, cfg, [] { return flow::time_base_now(); }, clock_ns(CLOCK_REALTIME) / 1'000'000u,
-        [](std::uint32_t) { return std::string("bench0"); },
-        [] { return std::vector<ipfix::InterfaceInfo>{}; });
+        program, cfg, [] { return flow::time_base_now(); }, clock_ns(CLOCK_REALTIME) / 1'000'000u,
+        [](std::uint32_t) { return std::string("bench0"); }, [] { return std::vector<ipfix::InterfaceInfo>{}; },
+        [&io](const config::Config& c, std::uint64_t start) { return daemon::build_outputs(io, c, start); });
+    const auto& collector = dynamic_cast<const sinks::UdpCollectorSink&>(*exporter.sinks().front());
 
     std::vector<double> wall_ms, cpu_ns_per_record;
     std::uint64_t records_before = 0;
@@ -212,7 +215,7 @@ int main(int argc, char** argv) try {
         const std::uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
         exporter.cycle(now_ns, now_ms);
         io.poll();  // sends whatever waited for the socket to become writable
-        while (exporter.collectors()[0].sender->queued_bytes() != 0) {
+        while (collector.sender().queued_bytes() != 0) {
             io.run_one();
         }
         const std::uint64_t t1 = clock_ns(CLOCK_MONOTONIC);
@@ -228,7 +231,7 @@ int main(int argc, char** argv) try {
         cpu_ns_per_record.push_back(double(cpu1 - cpu0) / double(exported));
     }
     // Let the reader catch up with the last datagrams.
-    const auto& sc = exporter.collectors()[0].sender->counters();
+    const auto& sc = collector.sender().counters();
     for (int i = 0; i < 50 && udp.messages() < sc.messages_sent; ++i) ::usleep(10000);
 
     const double m = median(wall_ms);

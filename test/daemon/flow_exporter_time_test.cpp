@@ -23,6 +23,7 @@
 #include "collectors/flow_decoder.hpp"
 #include "config/config.hpp"
 #include "daemon/flow_exporter.hpp"
+#include "daemon/outputs.hpp"
 #include "support/netns.hpp"
 #include "support/root_guard.hpp"
 
@@ -94,8 +95,9 @@ BOOST_AUTO_TEST_CASE(v9_uptime_and_ipfix_init_time_count_from_the_exporter_start
     const std::uint64_t start_ms = wrap_ms - 10'000;
     std::int64_t offset_ns = std::int64_t((start_ms + 2'000) * ms) - std::int64_t(k0);  // k0 is 2 s after the start
     daemon::FlowExporter exporter(
-        io, program, cfg, [&] { return flow::TimeBase{offset_ns}; }, start_ms,
-        [](std::uint32_t) { return std::string("t0"); }, [] { return std::vector<ipfix::InterfaceInfo>{}; });
+        program, cfg, [&] { return flow::TimeBase{offset_ns}; }, start_ms, [](std::uint32_t) { return std::string("t0"); },
+        [] { return std::vector<ipfix::InterfaceInfo>{}; },
+        [&io](const config::Config& c, std::uint64_t start) { return daemon::build_outputs(io, c, start); });
     const int fd = program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet);
     auto run_at = [&](std::uint64_t kernel_ns, std::uint16_t sport) {
         bpf::PacketRunOptions run;
@@ -167,8 +169,9 @@ BOOST_AUTO_TEST_CASE(a_wall_clock_step_moves_the_records_after_it) {
     const std::uint64_t k0 = 5'000'000 * ms;
     std::int64_t offset_ns = std::int64_t(1'800'000'000'000 * ms) - std::int64_t(k0);
     daemon::FlowExporter exporter(
-        io, program, cfg, [&] { return flow::TimeBase{offset_ns}; }, 1'800'000'000'000,
-        [](std::uint32_t) { return std::string("t0"); }, [] { return std::vector<ipfix::InterfaceInfo>{}; });
+        program, cfg, [&] { return flow::TimeBase{offset_ns}; }, 1'800'000'000'000,
+        [](std::uint32_t) { return std::string("t0"); }, [] { return std::vector<ipfix::InterfaceInfo>{}; },
+        [&io](const config::Config& c, std::uint64_t start) { return daemon::build_outputs(io, c, start); });
     const int fd = program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet);
     auto run_at = [&](std::uint64_t kernel_ns, std::uint16_t sport) {
         bpf::PacketRunOptions run;

@@ -2,10 +2,10 @@
 #define BOOST_TEST_MODULE daemon_log
 #include <boost/test/unit_test.hpp>
 
-#include "daemon/log.hpp"
+#include "common/log.hpp"
 
-using ebpfix::daemon::Level;
-using ebpfix::daemon::log_line;
+using ebpfix::Level;
+using ebpfix::log_line;
 
 BOOST_AUTO_TEST_CASE(journal_lines_carry_the_priority) {
     BOOST_TEST(log_line(Level::info, "attached to eth0", true) == "<6>ebpfix: attached to eth0");

@@ -609,7 +609,7 @@ def scenario_sigpipe(binary):
     assert rc == 0, f"ebpfix exited {rc}: " + open(err).read()[-2000:]
     assert open(s.path("head.out")).read().strip(), "head got no line"
     text = open(err).read()
-    assert "flow log ends here" in text and "stopping" in text, text[-2000:]
+    assert "output stdout went away" in text and "stopping" in text, text[-2000:]
     filters = h.sh(f"ip netns exec {s.net.ns_a} tc filter show dev {s.net.dev_a} ingress") + \
         h.sh(f"ip netns exec {s.net.ns_a} tc filter show dev {s.net.dev_a} egress")
     assert "ebpfix" not in filters, f"filters left behind: {filters}"

@@ -15,9 +15,9 @@
 #include <cstdint>
 #include <string>
 
-#include "output/flow_log.hpp"
+#include "sinks/flow_log.hpp"
 
-namespace ebpfix::output {
+namespace ebpfix::sinks {
 
 struct PacketsBytes {
     std::uint64_t packets = 0;
@@ -38,13 +38,16 @@ struct CycleStats {
     PacketsBytes drop_parse_error;      // bad IP version/IHL/length, TCP doff, IPv6 ext chain
     PacketsBytes drop_truncated;        // shorter than the headers it announces
     PacketsBytes drop_map_full;         // kernel flow map full: not in any flow
+    PacketsBytes sampled_out;           // left out by 1-in-N sampling (not in any flow, by design)
+    PacketsBytes excluded;              // source or destination in an exclude list
+    PacketsBytes own_export;            // ebpfix's own export traffic, kept out of flows
     PacketsBytes fragments;             // non-first fragments (counted in port-0 flows, not dropped)
     std::uint64_t exported_records = 0; // records handed to collectors / the flow log this cycle
     std::uint64_t evicted = 0;          // records exported early: flow table full (lack of resources)
     std::uint64_t forced = 0;           // records exported because ebpfix stops (forced end)
     std::uint64_t kernel_flows_drained = 0;  // kernel map entries read by this cycle's drain
-    std::uint64_t drain_ms = 0;         // wall time of the flip + drain, ms
-    std::uint64_t send_errors = 0;      // collector sends that failed this cycle
+    std::uint64_t drain_ms = 0;         // wall time of the cycle (drain, table, exports), ms
+    std::uint64_t send_errors = 0;      // messages the outputs could not deliver this cycle
 };
 
 // One line without the newline. Text uses local time for the "[date time]" prefix, as flowcap.
@@ -75,4 +78,4 @@ private:
     std::uint64_t write_errors_ = 0;
 };
 
-}  // namespace ebpfix::output
+}  // namespace ebpfix::sinks

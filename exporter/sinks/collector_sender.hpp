@@ -39,6 +39,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <string>
@@ -51,7 +52,7 @@
 
 struct sock_extended_err;
 
-namespace ebpfix::daemon {
+namespace ebpfix::sinks {
 
 struct SenderCounters {
     // Taken by the kernel. A message found refused later stays counted here (counters
@@ -113,6 +114,8 @@ public:
     const SenderCounters& counters() const noexcept { return counters_; }
     const std::string& name() const noexcept { return name_; }
     const boost::asio::ip::udp::endpoint& endpoint() const noexcept { return endpoint_; }
+    // The socket's local address once connected (std::nullopt before).
+    std::optional<boost::asio::ip::udp::endpoint> local_endpoint() const;
 
 private:
     struct Pending {
@@ -166,4 +169,4 @@ private:
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
-}  // namespace ebpfix::daemon
+}  // namespace ebpfix::sinks

@@ -18,11 +18,11 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "daemon/collector_sender.hpp"
+#include "sinks/collector_sender.hpp"
 #include "support/netns.hpp"
 #include "support/root_guard.hpp"
 
-using ebpfix::daemon::CollectorSender;
+using ebpfix::sinks::CollectorSender;
 using Bytes = std::vector<std::uint8_t>;
 
 namespace {

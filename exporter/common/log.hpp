@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace ebpfix::daemon {
+namespace ebpfix {
 
 enum class Level { error = 3, warning = 4, info = 6, debug = 7 };
 
@@ -20,4 +20,4 @@ void set_verbose(bool verbose);
 // One line as log() writes it, without the newline.
 std::string log_line(Level level, std::string_view message, bool priority_prefix);
 
-}  // namespace ebpfix::daemon
+}  // namespace ebpfix

@@ -1,4 +1,4 @@
-#include "output/flow_log.hpp"
+#include "sinks/flow_log.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <cstring>
 #include <system_error>
 
-namespace ebpfix::output {
+namespace ebpfix::sinks {
 
 namespace {
 
@@ -347,4 +347,4 @@ std::size_t FlowLogWriter::flush_all(std::int64_t export_time_s) {
 
 bool FlowLogWriter::reopen() { return file_.reopen(); }
 
-}  // namespace ebpfix::output
+}  // namespace ebpfix::sinks

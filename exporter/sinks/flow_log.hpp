@@ -23,9 +23,9 @@
 #include <string_view>
 
 #include "common/flow_types.hpp"
-#include "output/append_file.hpp"
+#include "sinks/append_file.hpp"
 
-namespace ebpfix::output {
+namespace ebpfix::sinks {
 
 enum class LogFormat : std::uint8_t { text, json };
 
@@ -131,4 +131,4 @@ private:
     bool closed_ = false;
 };
 
-}  // namespace ebpfix::output
+}  // namespace ebpfix::sinks

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace ebpfix::output {
+namespace ebpfix::sinks {
 
 class OutputError : public std::runtime_error {
 public:
@@ -48,4 +48,4 @@ private:
     std::string last_error_;
 };
 
-}  // namespace ebpfix::output
+}  // namespace ebpfix::sinks

@@ -1,4 +1,4 @@
-#include "daemon/collector_sender.hpp"
+#include "sinks/collector_sender.hpp"
 
 #include <linux/errqueue.h>
 #include <netinet/in.h>
@@ -13,9 +13,9 @@
 
 #include <boost/asio/ip/udp.hpp>
 
-#include "daemon/log.hpp"
+#include "common/log.hpp"
 
-namespace ebpfix::daemon {
+namespace ebpfix::sinks {
 
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
@@ -274,6 +274,14 @@ void CollectorSender::send(gsl::span<const std::uint8_t> message, std::uint64_t 
     if (queue_.size() >= burst) flush();
 }
 
+std::optional<udp::endpoint> CollectorSender::local_endpoint() const {
+    if (!connected_) return std::nullopt;
+    boost::system::error_code ec;
+    const udp::endpoint local = socket_.local_endpoint(ec);
+    if (ec) return std::nullopt;
+    return local;
+}
+
 void CollectorSender::flush() {
     if (waiting_ || pausing_) return;  // the writable or pause handler sends the queue
     send_queued();
@@ -303,4 +311,4 @@ void CollectorSender::pause() {
     });
 }
 
-}  // namespace ebpfix::daemon
+}  // namespace ebpfix::sinks

@@ -21,11 +21,11 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "daemon/collector_sender.hpp"
+#include "sinks/collector_sender.hpp"
 #include "ipfix/flow_encoder.hpp"
 
-using ebpfix::daemon::CollectorSender;
-using ebpfix::daemon::SenderCounters;
+using ebpfix::sinks::CollectorSender;
+using ebpfix::sinks::SenderCounters;
 using Bytes = std::vector<std::uint8_t>;
 
 namespace {

@@ -11,9 +11,9 @@
 #include <fstream>
 #include <vector>
 
-#include "output/stats_file.hpp"
+#include "sinks/stats_file.hpp"
 
-using namespace ebpfix::output;
+using namespace ebpfix::sinks;
 
 namespace {
 
@@ -30,6 +30,9 @@ CycleStats sample() {
     s.drop_parse_error = {1, 40};
     s.drop_truncated = {6, 300};
     s.drop_map_full = {7, 7000};
+    s.sampled_out = {10, 1000};
+    s.excluded = {11, 1100};
+    s.own_export = {12, 1200};
     s.fragments = {8, 800};
     s.exported_records = 14;
     s.evicted = 1;
@@ -71,14 +74,17 @@ BOOST_TEST_GLOBAL_FIXTURE(Cleanup);
 
 const char* kText =
     "[2023-11-14 22:13:20] Exported: 3 active, 4 inactive, 5 closed | Total flows: 120 | Bytes: 98765 |"
-    " Packets: 432 | Drops: non_ip=2/120 parse_error=1/40 truncated=6/300 map_full=7/7000 | fragments=8/800"
+    " Packets: 432 | Drops: non_ip=2/120 parse_error=1/40 truncated=6/300 map_full=7/7000 sampled_out=10/1000"
+    " excluded=11/1100 own_export=12/1200 | fragments=8/800"
     " exported_records=14 evicted=1 forced=1 kernel_flows_drained=17 drain_ms=12 send_errors=9";
 
 const char* kJson =
     "{\"active\":3,\"closed\":5,\"inactive\":4,\"timestamp\":1700000000,\"total_bytes\":98765,"
     "\"total_flows\":120,\"total_packets\":432,\"drop_non_ip\":2,\"drop_non_ip_bytes\":120,"
     "\"drop_parse_error\":1,\"drop_parse_error_bytes\":40,\"drop_truncated\":6,\"drop_truncated_bytes\":300,"
-    "\"drop_map_full\":7,\"drop_map_full_bytes\":7000,\"fragments\":8,\"fragment_bytes\":800,"
+    "\"drop_map_full\":7,\"drop_map_full_bytes\":7000,\"sampled_out\":10,\"sampled_out_bytes\":1000,"
+    "\"excluded\":11,\"excluded_bytes\":1100,\"own_export\":12,\"own_export_bytes\":1200,"
+    "\"fragments\":8,\"fragment_bytes\":800,"
     "\"exported_records\":14,\"evicted\":1,\"forced\":1,\"kernel_flows_drained\":17,\"drain_ms\":12,"
     "\"send_errors\":9}";
 
@@ -94,7 +100,9 @@ BOOST_AUTO_TEST_CASE(zero_cycle) {
                "{\"active\":0,\"closed\":0,\"inactive\":0,\"timestamp\":0,\"total_bytes\":0,\"total_flows\":0,"
                "\"total_packets\":0,\"drop_non_ip\":0,\"drop_non_ip_bytes\":0,\"drop_parse_error\":0,"
                "\"drop_parse_error_bytes\":0,\"drop_truncated\":0,\"drop_truncated_bytes\":0,\"drop_map_full\":0,"
-               "\"drop_map_full_bytes\":0,\"fragments\":0,\"fragment_bytes\":0,\"exported_records\":0,"
+               "\"drop_map_full_bytes\":0,\"sampled_out\":0,\"sampled_out_bytes\":0,\"excluded\":0,"
+               "\"excluded_bytes\":0,\"own_export\":0,\"own_export_bytes\":0,\"fragments\":0,"
+               "\"fragment_bytes\":0,\"exported_records\":0,"
                "\"evicted\":0,\"forced\":0,\"kernel_flows_drained\":0,\"drain_ms\":0,\"send_errors\":0}");
     BOOST_TEST(format_stats_text(zero).rfind("[1970-01-01 00:00:00] Exported: 0 active,", 0) == 0u);
 }

@@ -12,10 +12,10 @@
 #include <sstream>
 #include <vector>
 
-#include "output/flow_log.hpp"
+#include "sinks/flow_log.hpp"
 
 using namespace ebpfix;
-using namespace ebpfix::output;
+using namespace ebpfix::sinks;
 
 namespace {
 

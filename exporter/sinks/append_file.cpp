@@ -1,4 +1,4 @@
-#include "output/append_file.hpp"
+#include "sinks/append_file.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace ebpfix::output {
+namespace ebpfix::sinks {
 
 int write_fully(int fd, std::string_view buf) noexcept {
     while (!buf.empty()) {
@@ -58,4 +58,4 @@ bool AppendFile::reopen() {
     return true;
 }
 
-}  // namespace ebpfix::output
+}  // namespace ebpfix::sinks

@@ -1,4 +1,4 @@
-#include "output/stats_file.hpp"
+#include "sinks/stats_file.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <ctime>
 #include <string_view>
 
-namespace ebpfix::output {
+namespace ebpfix::sinks {
 
 namespace {
 
@@ -34,7 +34,8 @@ std::string format_stats_text(const CycleStats& s) {
            " inactive, " + u(s.closed) + " closed | Total flows: " + u(s.total_flows) + " | Bytes: " +
            u(s.total_bytes) + " | Packets: " + u(s.total_packets) + " | Drops: " + pb("non_ip", s.drop_non_ip) +
            " " + pb("parse_error", s.drop_parse_error) + " " + pb("truncated", s.drop_truncated) + " " +
-           pb("map_full", s.drop_map_full) + " | " + pb("fragments", s.fragments) +
+           pb("map_full", s.drop_map_full) + " " + pb("sampled_out", s.sampled_out) + " " + pb("excluded", s.excluded) +
+           " " + pb("own_export", s.own_export) + " | " + pb("fragments", s.fragments) +
            " exported_records=" + u(s.exported_records) + " evicted=" + u(s.evicted) + " forced=" + u(s.forced) +
            " kernel_flows_drained=" + u(s.kernel_flows_drained) + " drain_ms=" + u(s.drain_ms) +
            " send_errors=" + u(s.send_errors);
@@ -64,6 +65,9 @@ std::string format_stats_json(const CycleStats& s) {
     pb("drop_parse_error", s.drop_parse_error);
     pb("drop_truncated", s.drop_truncated);
     pb("drop_map_full", s.drop_map_full);
+    pb("sampled_out", s.sampled_out);
+    pb("excluded", s.excluded);
+    pb("own_export", s.own_export);
     num("fragments", s.fragments.packets);
     num("fragment_bytes", s.fragments.bytes);
     num("exported_records", s.exported_records);
@@ -95,4 +99,4 @@ bool StatsFileWriter::write(const CycleStats& stats) {
 
 bool StatsFileWriter::reopen() { return file_.reopen(); }
 
-}  // namespace ebpfix::output
+}  // namespace ebpfix::sinks

@@ -1,4 +1,4 @@
-#include "daemon/log.hpp"
+#include "common/log.hpp"
 
 #include <unistd.h>
 
@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <mutex>
 
-namespace ebpfix::daemon {
+namespace ebpfix {
 
 namespace {
 
@@ -45,4 +45,4 @@ void log(Level level, const std::string& message) {
     std::fflush(stderr);
 }
 
-}  // namespace ebpfix::daemon
+}  // namespace ebpfix

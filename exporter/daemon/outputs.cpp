@@ -1,0 +1,31 @@
+#include "daemon/outputs.hpp"
+
+#include "sinks/file_sinks.hpp"
+#include "sinks/udp_collector.hpp"
+
+namespace ebpfix::daemon {
+
+FlowExporter::SinkList build_outputs(boost::asio::io_context& io, const config::Config& c, std::uint64_t start_ms) {
+    FlowExporter::SinkList out;
+    for (const auto& cc : c.collectors) {
+        sinks::UdpCollectorSettings s;
+        s.host = cc.host;
+        s.port = cc.port;
+        s.encoder = cc.encoder;
+        s.encoder.uptime_origin_ms = start_ms;  // sysUptime counts from the exporter's start
+        out.push_back(std::make_unique<sinks::UdpCollectorSink>(io, s));
+    }
+    if (c.log_format != config::OutputFormat::none) {
+        sinks::FlowLogOptions lo;
+        lo.format = c.log_format == config::OutputFormat::json ? sinks::LogFormat::json : sinks::LogFormat::text;
+        lo.path = c.log_file;
+        lo.max_export_per_cycle = c.max_export_per_cycle;
+        out.push_back(std::make_unique<sinks::FlowLogSink>(lo));
+    }
+    if (!c.stats_file.empty())
+        out.push_back(std::make_unique<sinks::StatsFileSink>(
+            c.stats_file, c.stats_format == config::OutputFormat::json ? sinks::LogFormat::json : sinks::LogFormat::text));
+    return out;
+}
+
+}  // namespace ebpfix::daemon
