@@ -75,7 +75,7 @@ static __always_inline void add_to_slot(struct ebpfix_slot *s, __u32 slot, __u64
 /*
  * Counts one packet into the slot of `key` in `index`, giving the flow a free slot when
  * it has none. Returns 0 when the packet could not be counted (no free slot, index
- * full). A macro so that each family gets its own call sites: one call site per map
+ * full), 2 when it gave the flow its slot, else 1. A macro so that each family gets its own call sites: one call site per map
  * keeps the verifier's inlining of the hash lookup.
  */
 #define ACCOUNT_FLOW(index, key, fam, r, pk_, by_, now_)                                          \
@@ -83,7 +83,7 @@ static __always_inline void add_to_slot(struct ebpfix_slot *s, __u32 slot, __u64
 		__u32 *slotp_ = bpf_map_lookup_elem(&(index), &(key));                            \
 		struct ebpfix_slot *s_;                                                           \
 		__u32 slot_ = 0;                                                                  \
-		int ok_ = 0;                                                                      \
+		int ok_ = 0, created_ = 0;                                                        \
 		if (slotp_) {                                                                     \
 			slot_ = *slotp_;                                                          \
 		} else if (bpf_map_pop_elem(&free_slots, &slot_) == 0) {                          \
@@ -104,6 +104,7 @@ static __always_inline void add_to_slot(struct ebpfix_slot *s, __u32 slot, __u64
 				err_ = bpf_map_update_elem(&(index), &(key), &slot_, BPF_NOEXIST); \
 			}                                                                         \
 			if (err_ == 0) {                                                          \
+				created_ = 1;                                                     \
 				if (c_)                                                           \
 					__sync_fetch_and_add(&c_->flows_created, 1);              \
 			} else {                                                                  \
@@ -125,7 +126,7 @@ static __always_inline void add_to_slot(struct ebpfix_slot *s, __u32 slot, __u64
 			s_ = bpf_map_lookup_elem(&slots, &slot_);                                 \
 			if (s_) {                                                                 \
 				add_to_slot(s_, slot_, pk_, by_, now_, (r)->tcp_flags);           \
-				ok_ = 1;                                                          \
+				ok_ = created_ ? 2 : 1;                                           \
 			}                                                                         \
 		}                                                                                 \
 		ok_;                                                                              \
@@ -240,13 +241,14 @@ struct ebpfix_add {
 			COUNT_DROP(sampled_out, add->packets, add->bytes);                       \
 			return 0;                                                                \
 		}                                                                                \
-		if (!ACCOUNT_FLOW(index##fam, *key, fam, add, add->packets, add->bytes, add->now)) { \
+		int counted = ACCOUNT_FLOW(index##fam, *key, fam, add, add->packets, add->bytes, add->now); \
+		if (!counted) {                                                                  \
 			COUNT_DROP(map_full, add->packets, add->bytes);                          \
 			return 0;                                                                \
 		}                                                                                \
 		if (add->later_fragment)                                                         \
 			COUNT_DROP(fragments, add->packets, add->bytes);                         \
-		return 1;                                                                        \
+		return counted;                                                                  \
 	}
 
 DEFINE_COUNT(4)
@@ -319,7 +321,8 @@ static __always_inline void count_packet(EBPFIX_CTX *ctx, const bool l2, const _
 		r.k4.direction = dir;
 		if (ebpfix_knobs.attribution)
 			r.k4.owner = ctx_owner(ctx);
-		COUNT_FN(4, EBPFIX_HOOK)(&r.k4, &add);
+		if (COUNT_FN(4, EBPFIX_HOOK)(&r.k4, &add) == 2 && r.k4.owner)
+			ctx_record_owner(ctx, r.k4.owner);
 	} else {
 		r.k6.src_port = r.sport;
 		r.k6.dst_port = r.dport;
@@ -327,7 +330,8 @@ static __always_inline void count_packet(EBPFIX_CTX *ctx, const bool l2, const _
 		r.k6.direction = dir;
 		if (ebpfix_knobs.attribution)
 			r.k6.owner = ctx_owner(ctx);
-		COUNT_FN(6, EBPFIX_HOOK)(&r.k6, &add);
+		if (COUNT_FN(6, EBPFIX_HOOK)(&r.k6, &add) == 2 && r.k6.owner)
+			ctx_record_owner(ctx, r.k6.owner);
 	}
 }
 

@@ -27,4 +27,31 @@ int ebpfix_cg_out(struct __sk_buff *skb)
 	return 1;
 }
 
+/*
+ * Attribution: every socket created below the cgroup records its creator (process, uid,
+ * gid, cgroup, command) in its storage, which accepted sockets inherit, and under its
+ * cookie for the daemon. Always allows the socket.
+ */
+SEC("cgroup/sock_create")
+int ebpfix_sock_create(struct bpf_sock *sk)
+{
+	struct ebpfix_owner o = {};
+	struct ebpfix_owner *stored;
+	__u64 cookie, id;
+
+	id = bpf_get_current_pid_tgid();
+	o.pid = id >> 32;
+	id = bpf_get_current_uid_gid();
+	o.uid = (__u32)id;
+	o.gid = id >> 32;
+	o.cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(o.comm, sizeof(o.comm));
+	stored = bpf_sk_storage_get(&owner_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (stored)
+		*stored = o;
+	cookie = bpf_get_socket_cookie(sk);
+	bpf_map_update_elem(&owners, &cookie, &o, BPF_ANY);
+	return 1;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -77,4 +77,31 @@ static __always_inline __u64 ctx_owner(struct __sk_buff *skb)
 	return bpf_get_socket_cookie(skb);
 }
 
+/*
+ * A new flow of a local socket: makes sure the daemon can find the socket's owner by
+ * cookie. The socket's storage has it (set at creation, cloned to accepted sockets); a
+ * socket created before ebpfix started gets what the packet knows (uid, cgroup).
+ * Once per flow, never per packet.
+ */
+static __always_inline void ctx_record_owner(struct __sk_buff *skb, __u64 cookie)
+{
+	struct ebpfix_owner partial = {};
+	struct ebpfix_owner *o;
+	struct bpf_sock *sk;
+
+	if (bpf_map_lookup_elem(&owners, &cookie))
+		return;
+	sk = skb->sk;
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	o = sk ? bpf_sk_storage_get(&owner_sk, sk, 0, 0) : NULL;
+	if (!o) {
+		partial.uid = bpf_get_socket_uid(skb);
+		partial.cgroup_id = bpf_skb_cgroup_id(skb);
+		partial.flags = EBPFIX_OWNER_PARTIAL;
+		o = &partial;
+	}
+	bpf_map_update_elem(&owners, &cookie, o, BPF_NOEXIST);
+}
+
 #endif /* EBPFIX_CTX_SKB_H */

@@ -141,6 +141,23 @@ struct ebpfix_knobs {
 	__u8 attribution;      /* put the socket cookie in keys (key.owner) */
 };
 
+/*
+ * Who owns a local socket (attribution): taken when the socket is created
+ * (cgroup/sock_create: the creating process), inherited by the sockets a listener accepts
+ * (socket storage cloned at accept), and found by the socket cookie that flow keys carry
+ * (map "owners"). A socket that existed before ebpfix started has only what the packet
+ * hook can know without the creator (uid and cgroup, EBPFIX_OWNER_PARTIAL).
+ */
+#define EBPFIX_OWNER_PARTIAL 1 /* no process: pid 0 and comm empty mean unknown */
+struct ebpfix_owner {
+	__u32 pid; /* process (thread group) id of the creator */
+	__u32 uid;
+	__u32 gid;
+	__u32 flags; /* EBPFIX_OWNER_* */
+	__u64 cgroup_id;
+	char comm[16];
+};
+
 /* LPM-trie keys of the exclude lists. */
 struct ebpfix_lpm4 {
 	__u32 prefixlen;
@@ -159,6 +176,7 @@ struct ebpfix_lpm6 {
 #define EBPFIX_PROG_XDP            "ebpfix_xdp"
 #define EBPFIX_PROG_CGROUP_INGRESS "ebpfix_cg_in"
 #define EBPFIX_PROG_CGROUP_EGRESS  "ebpfix_cg_out"
+#define EBPFIX_PROG_SOCK_CREATE    "ebpfix_sock_create"
 /* Every program name starts with this: stale attachments are recognised by it. */
 #define EBPFIX_PROG_PREFIX "ebpfix_"
 
@@ -198,6 +216,8 @@ EBPFIX_ABI_ASSERT(__builtin_offsetof(struct ebpfix_counters, sampled_out) == 64)
 EBPFIX_ABI_ASSERT(__builtin_offsetof(struct ebpfix_counters, fragments) == 96);
 EBPFIX_ABI_ASSERT(__builtin_offsetof(struct ebpfix_counters, flows_created) == 112);
 EBPFIX_ABI_ASSERT(sizeof(struct ebpfix_knobs) == 12);
+EBPFIX_ABI_ASSERT(sizeof(struct ebpfix_owner) == 40);
+EBPFIX_ABI_ASSERT(__builtin_offsetof(struct ebpfix_owner, cgroup_id) == 16);
 EBPFIX_ABI_ASSERT(sizeof(struct ebpfix_lpm4) == 8);
 EBPFIX_ABI_ASSERT(sizeof(struct ebpfix_lpm6) == 20);
 

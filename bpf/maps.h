@@ -107,6 +107,22 @@ struct {
 	__type(value, __u8);
 } exclude6 SEC(".maps") __weak;
 
+/* Attribution: the owner of each local socket, by socket (cloned to accepted sockets) and
+ * by socket cookie (read by the daemon). LRU: owners of long-gone sockets make room. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct ebpfix_owner);
+} owner_sk SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EBPFIX_DEFAULT_MAP_ENTRIES);
+	__type(key, __u64);
+	__type(value, struct ebpfix_owner);
+} owners SEC(".maps") __weak;
+
 /* Runtime knobs (see struct ebpfix_knobs), written by the daemon through the mmap. */
 struct ebpfix_knobs ebpfix_knobs __weak = {};
 

@@ -65,6 +65,10 @@ static __always_inline __u64 ctx_owner(struct xdp_md *x)
 	return 0;
 }
 
+static __always_inline void ctx_record_owner(struct xdp_md *x, __u64 cookie)
+{
+}
+
 #include "account.h"
 
 SEC("xdp")

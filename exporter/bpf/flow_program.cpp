@@ -85,14 +85,16 @@ FlowProgram::FlowProgram(const ProgramOptions& options) : replay_(options.time_f
         skel_->rodata->ebpfix_force_load_bytes = options.force_load_bytes ? 1 : 0;
         for (auto [map, entries] : {std::pair{skel_->maps.index4, n}, std::pair{skel_->maps.index6, n},
                                     std::pair{skel_->maps.slots, n}, std::pair{skel_->maps.slot_keys, n},
-                                    std::pair{skel_->maps.free_slots, n}, std::pair{skel_->maps.dirty, words}}) {
+                                    std::pair{skel_->maps.free_slots, n}, std::pair{skel_->maps.dirty, words},
+                                    std::pair{skel_->maps.owners, n}}) {
             if (int err = bpf_map__set_max_entries(map, entries); err != 0) throw BpfError("sizing flow maps", err);
         }
         const HookKinds& h = options.hooks;
         for (auto [prog, on] : {std::pair{skel_->progs.ebpfix_tc_in_eth, h.tc}, std::pair{skel_->progs.ebpfix_tc_out_eth, h.tc},
                                 std::pair{skel_->progs.ebpfix_tc_in_l3, h.tc}, std::pair{skel_->progs.ebpfix_tc_out_l3, h.tc},
                                 std::pair{skel_->progs.ebpfix_xdp, h.xdp}, std::pair{skel_->progs.ebpfix_cg_in, h.cgroup},
-                                std::pair{skel_->progs.ebpfix_cg_out, h.cgroup}})
+                                std::pair{skel_->progs.ebpfix_cg_out, h.cgroup},
+                                std::pair{skel_->progs.ebpfix_sock_create, h.sockets}})
             bpf_program__set_autoload(prog, on);
         if (int err = flow_bpf::load(skel_); err != 0) {
             const std::string missing = missing_capabilities();
@@ -155,6 +157,9 @@ int FlowProgram::xdp_program_fd() const { return bpf_program__fd(skel_->progs.eb
 int FlowProgram::cgroup_program_fd(Direction direction) const {
     return bpf_program__fd(direction == Direction::ingress ? skel_->progs.ebpfix_cg_in : skel_->progs.ebpfix_cg_out);
 }
+
+int FlowProgram::sock_create_program_fd() const { return bpf_program__fd(skel_->progs.ebpfix_sock_create); }
+int FlowProgram::owners_fd() const { return bpf_map__fd(skel_->maps.owners); }
 
 int FlowProgram::index4_fd() const { return bpf_map__fd(skel_->maps.index4); }
 int FlowProgram::index6_fd() const { return bpf_map__fd(skel_->maps.index6); }

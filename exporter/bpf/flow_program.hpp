@@ -32,6 +32,7 @@ struct HookKinds {
     bool tc = true;
     bool xdp = false;
     bool cgroup = false;
+    bool sockets = false;  // cgroup/sock_create: the owner of each new socket (attribution)
 };
 
 struct ProgramOptions {
@@ -64,6 +65,7 @@ public:
     int tc_program_fd(Direction direction, LinkLayer link_layer) const;
     int xdp_program_fd() const;
     int cgroup_program_fd(Direction direction) const;
+    int sock_create_program_fd() const;
 
     int index4_fd() const;
     int index6_fd() const;
@@ -71,6 +73,7 @@ public:
     int counters_fd() const;
     int exclude4_fd() const;
     int exclude6_fd() const;
+    int owners_fd() const;
     const SharedTables& tables() const noexcept { return tables_; }
     std::uint32_t map_entries() const noexcept { return tables_.slot_count; }
     bool replay() const noexcept { return replay_; }

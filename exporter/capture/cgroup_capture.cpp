@@ -56,4 +56,17 @@ std::string CgroupCapture::name_of(unsigned ifindex) const {
     return name;
 }
 
+SocketHook::SocketHook(const bpf::FlowProgram& program, const std::string& cgroup_path) {
+    const int dir = ::open(cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) throw bpf::BpfError("opening cgroup " + cgroup_path + " for the socket hook", errno);
+    link_ = bpf_link_create(program.sock_create_program_fd(), dir, BPF_CGROUP_INET_SOCK_CREATE, nullptr);
+    const int err = errno;
+    ::close(dir);
+    if (link_ < 0) throw bpf::BpfError("attaching the socket hook to cgroup " + cgroup_path, err);
+}
+
+SocketHook::~SocketHook() {
+    if (link_ >= 0) ::close(link_);
+}
+
 }  // namespace ebpfix::capture

@@ -35,4 +35,18 @@ private:
     mutable std::map<unsigned, std::string> names_;  // devices named in records so far
 };
 
+// Attribution's socket hook: cgroup/sock_create on a cgroup v2 directory, as a BPF link
+// that goes with the process. Every socket created below it records its creator.
+class SocketHook {
+public:
+    // Throws bpf::BpfError naming the cgroup.
+    SocketHook(const bpf::FlowProgram& program, const std::string& cgroup_path);
+    ~SocketHook();
+    SocketHook(const SocketHook&) = delete;
+    SocketHook& operator=(const SocketHook&) = delete;
+
+private:
+    int link_ = -1;
+};
+
 }  // namespace ebpfix::capture

@@ -20,6 +20,8 @@ enum class Opt {
     config, interface, ipfix, netflow9, log, json, log_file, max_export_per_cycle, stats_file, stats_format,
     drain_interval, active_timeout, idle_timeout, interval, max_flows, metrics_addr, pcap, verbose, check_config,
     help, version,
+    attach, xdp, xdp_mode, xdp_only, cgroup, sample, sample_algorithm, exclude, attribution, per_user_log, timeout,
+    summary, no_summary, dot, control,
     // softflowd's: short names only.
     softflowd_collector, softflowd_version, softflowd_timeout, softflowd_foreground
 };
@@ -57,6 +59,21 @@ constexpr OptionSpec option_specs[] = {
     {Opt::check_config, "check-config", 0, ""},
     {Opt::help, "help", 'h', ""},
     {Opt::version, "version", 'V', ""},
+    {Opt::attach, "attach", 0, "auto|tcx|clsact"},
+    {Opt::xdp, "xdp", 0, ""},
+    {Opt::xdp_mode, "xdp-mode", 0, "auto|native|generic"},
+    {Opt::xdp_only, "xdp-only", 0, ""},
+    {Opt::cgroup, "cgroup", 0, "PATH"},
+    {Opt::sample, "sample", 0, "N"},
+    {Opt::sample_algorithm, "sample-algorithm", 0, "random|hash"},
+    {Opt::exclude, "exclude", 0, "CIDR"},
+    {Opt::attribution, "attribution", 0, ""},
+    {Opt::per_user_log, "per-user-log", 0, "DIR"},
+    {Opt::timeout, "timeout", 0, "DURATION"},
+    {Opt::summary, "summary", 0, ""},
+    {Opt::no_summary, "no-summary", 0, ""},
+    {Opt::dot, "dot", 0, "FILE"},
+    {Opt::control, "control", 0, "PATH"},
 };
 
 // flowcap's names that differ from ours; only with one dash, as flowcap writes them.
@@ -88,7 +105,8 @@ constexpr RefusedFlag softflowd_refused[] = {
           "(etc/ebpfix.service); drop -p"},
     {'P', "softflowd's -P (export transport) is not supported: ebpfix exports over UDP; TCP transport is planned; "
           "drop -P"},
-    {'s', "packet sampling (softflowd's -s) is planned; for now ebpfix counts every packet; drop -s"},
+    {'s', "softflowd's -s (periodic 1-in-N sampling) is not supported: ebpfix samples 1 in N packets at random "
+          "or by flow hash; write --sample N (and --sample-algorithm hash for whole flows)"},
     {'S', "softflowd's -S (send interface) is not supported: the route to the collector chooses the interface; "
           "drop -S"},
     {'T', "softflowd's -T (track level) is not supported: ebpfix keys every flow on addresses, ports, protocol, "
@@ -115,12 +133,12 @@ const OptionSpec* find_long(std::string_view name) {
     return nullptr;
 }
 
-// A name written after one dash: ours, or flowcap's alias for one of ours.
+// A name written after one dash: flowcap's alias for one of ours, or ours. flowcap's
+// spelling comes first: -timeout is its idle timeout, --timeout (two dashes) ours.
 const OptionSpec* find_single_dash_long(std::string_view name) {
-    if (const OptionSpec* spec = find_long(name)) return spec;
     for (const auto& alias : flowcap_aliases)
         if (alias.flowcap == name) return find_long(alias.ours);
-    return nullptr;
+    return find_long(name);
 }
 
 const OptionSpec* find_short(char name) {
@@ -176,6 +194,47 @@ double parse_softflowd_time(std::string_view option, std::string_view text) {
     return total;
 }
 
+// --timeout: seconds ("10", "0.5") or a Go duration, a sequence of decimal NUMBER UNIT
+// members, units ns, us (µs), ms, s, m, h ("500ms", "1m30s", "1.5h").
+double parse_duration(std::string_view option, std::string_view text) {
+    double plain = 0;
+    auto [plain_end, plain_ec] = std::from_chars(text.data(), text.data() + text.size(), plain);
+    if (!text.empty() && plain_ec == std::errc{} && plain_end == text.data() + text.size()) return plain;
+    const auto bad = [&] {
+        return UsageError(std::string(option) + ": " + quoted(text) +
+                          " is not a duration; write seconds (10, 0.5) or a Go duration like 500ms, 5s, 1m30s or 2h");
+    };
+    if (text.empty()) throw bad();
+    // Sub-second units divide, so that 100us is 0.0001 s exactly as written.
+    struct Unit {
+        std::string_view name;
+        double multiplier;
+        double divisor;
+    };
+    // Longest names first: "ms" before "m".
+    static constexpr Unit units[] = {{"ns", 1, 1e9},       {"us", 1, 1e6}, {"\u00b5s", 1, 1e6}, {"\u03bcs", 1, 1e6},
+                                     {"ms", 1, 1e3},       {"s", 1, 1},    {"m", 60, 1},        {"h", 3600, 1}};
+    double total = 0;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        const std::size_t start = pos;
+        while (pos < text.size() && ((text[pos] >= '0' && text[pos] <= '9') || text[pos] == '.')) ++pos;
+        double number = 0;
+        auto [end, ec] = std::from_chars(text.data() + start, text.data() + pos, number, std::chars_format::fixed);
+        if (pos == start || ec != std::errc{} || end != text.data() + pos) throw bad();
+        const Unit* unit = nullptr;
+        for (const Unit& u : units)
+            if (text.substr(pos, u.name.size()) == u.name) {
+                unit = &u;
+                break;
+            }
+        if (unit == nullptr) throw bad();
+        pos += unit->name.size();
+        total += number * unit->multiplier / unit->divisor;
+    }
+    return total;
+}
+
 std::int64_t parse_integer(std::string_view option, std::string_view text) {
     std::int64_t value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -225,6 +284,8 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     std::optional<ipfix::Protocol> softflowd_version;
     std::string json_option;                          // set when --json was given
     std::string linger_option;                        // which -t tcp.* set the linger
+    std::string xdp_option;                           // the first of --xdp, --xdp-mode, --xdp-only
+    std::string cgroup_option;                        // --cgroup as written
 
     bool options_done = false;
     for (std::size_t i = 0; i < cl.arguments.size(); ++i) {
@@ -339,11 +400,14 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
                 cl.log_format = checked(opt, [&] { return detail::parse_log_format(v); });
                 cl.spellings["log.format"] = opt;
                 json_option.clear();  // the later one wins
+                cl.json = false;
                 break;
             case Opt::json:
                 cl.log_format = OutputFormat::json;
                 cl.spellings["log.format"] = opt;
                 json_option = opt;
+                cl.json = true;
+                cl.spellings["json"] = opt;
                 break;
             case Opt::log_file:
                 checked(opt, [&] { detail::check_file_name(v); });
@@ -449,6 +513,83 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
                 cl.verbose = true;
                 cl.spellings["verbose"] = opt;
                 break;
+            case Opt::attach:
+                cl.attach_mode = checked(opt, [&] { return detail::parse_attach_mode(v); });
+                cl.spellings["attach"] = opt;
+                break;
+            case Opt::xdp:
+            case Opt::xdp_mode:
+            case Opt::xdp_only:
+                if (spec->id == Opt::xdp_mode) {
+                    cl.xdp_mode = checked(opt, [&] { return detail::parse_xdp_mode(v); });
+                    cl.spellings["xdp_mode"] = opt;
+                } else if (spec->id == Opt::xdp_only) {
+                    cl.xdp_only = true;
+                    cl.spellings["xdp_only"] = opt;
+                }
+                // --xdp-mode and --xdp-only imply --xdp.
+                if (xdp_option.empty()) {
+                    xdp_option = opt;
+                    cl.spellings["capture"] = opt;
+                }
+                cl.capture = CaptureMode::xdp;
+                break;
+            case Opt::cgroup:
+                checked(opt, [&] { detail::check_cgroup_path(v); });
+                cl.cgroup_path = v;
+                cl.capture = CaptureMode::cgroup;
+                cl.spellings["cgroup"] = opt;
+                cl.spellings["capture"] = opt;
+                cgroup_option = opt;
+                break;
+            case Opt::sample: {
+                std::int64_t n = parse_integer(opt, v);
+                checked(opt, [&] { detail::check_integer(n, detail::sample_interval_rule); });
+                cl.sample_interval = static_cast<std::uint32_t>(n);
+                cl.spellings["sampling.interval"] = opt;
+                break;
+            }
+            case Opt::sample_algorithm:
+                cl.sample_algorithm = checked(opt, [&] { return detail::parse_sample_algorithm(v); });
+                cl.spellings["sampling.algorithm"] = opt;
+                break;
+            case Opt::exclude:
+                cl.exclude.push_back(checked(opt, [&] { return detail::parse_cidr(v); }));
+                cl.exclude_options.push_back(opt + " " + v);
+                cl.spellings["filter.exclude"] = opt;
+                break;
+            case Opt::attribution:
+                cl.attribution = true;
+                cl.spellings["attribution.enabled"] = opt;
+                break;
+            case Opt::per_user_log:
+                // "" turns off per-user logs the configuration file asked for.
+                if (!v.empty()) checked(opt, [&] { detail::check_directory_name(v); });
+                cl.per_user_log = v;
+                cl.spellings["log.per_user"] = opt;
+                break;
+            case Opt::timeout:
+                cl.run_timeout_ms =
+                    checked(opt, [&] { return detail::seconds_to_ms(parse_duration(opt, v), detail::run_timeout_rule); });
+                cl.spellings["timeout"] = opt;
+                break;
+            case Opt::summary:
+            case Opt::no_summary:
+                cl.summary = spec->id == Opt::summary;
+                cl.spellings["summary"] = opt;
+                break;
+            case Opt::dot:
+                // "" turns off a graph the configuration file asked for.
+                if (!v.empty()) checked(opt, [&] { detail::check_file_name(v); });
+                cl.dot_file = v;
+                cl.spellings["graph.dot"] = opt;
+                break;
+            case Opt::control:
+                // "" turns off the control socket.
+                if (!v.empty()) checked(opt, [&] { detail::check_socket_path(v); });
+                cl.control_socket = v;
+                cl.spellings["control"] = opt;
+                break;
             case Opt::softflowd_foreground: break;  // ebpfix never forks into the background
             case Opt::check_config: cl.check_config = true; break;
             case Opt::help: cl.show_help = true; break;
@@ -485,6 +626,21 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     if (cl.pcap_file && !cl.interfaces.empty())
         throw UsageError(cl.spellings["pcap"] +
                          " reads a capture file instead of interfaces; do not name interfaces with it");
+    // One capture mode per run.
+    const std::string xdp_shown = xdp_option == "--xdp" || xdp_option == "-xdp" || xdp_option.empty()
+                                      ? xdp_option
+                                      : xdp_option + " (which implies --xdp)";
+    if (!xdp_option.empty() && !cgroup_option.empty())
+        throw UsageError(xdp_shown + " and " + cgroup_option +
+                         " exclude each other: XDP watches devices, cgroup mode watches sockets; choose one");
+    if (cl.pcap_file && !xdp_option.empty())
+        throw UsageError(xdp_shown + " and " + cl.spellings["pcap"] + " exclude each other: " + cl.spellings["pcap"] +
+                         " reads a capture file instead of watching devices");
+    if (cl.pcap_file && !cgroup_option.empty())
+        throw UsageError(cgroup_option + " and " + cl.spellings["pcap"] + " exclude each other: " +
+                         cl.spellings["pcap"] + " reads a capture file instead of watching sockets");
+    if (!cgroup_option.empty() && !cl.interfaces.empty())
+        throw UsageError(cgroup_option + ": cgroup mode watches sockets, not devices; do not name interfaces with it");
     for (std::size_t i = 0; i < cl.interfaces.size(); ++i)
         for (std::size_t j = 0; j < i; ++j)
             if (cl.interfaces[i] == cl.interfaces[j])
@@ -511,8 +667,10 @@ IPFIX (RFC 7011) or NetFlow v9 (RFC 3954) over UDP, and/or log them.
   -v 9|10                    protocol of the -n collectors: 9 = NetFlow v9 (the
                              default), 10 = IPFIX
       --log text|json|none   flow log format (default: text when no collector is
-                             configured or a log file is named, otherwise none)
-      --json                 --log json, and --stats-format json unless that is given
+                             configured or a log file is named, otherwise none;
+                             none for a --timeout run without either)
+      --json                 --log json, and --stats-format json unless that is given;
+                             the summary is JSON too
       --log-file FILE        flow log file; "-" = standard output (the default)
       --max-export-per-cycle N  at most N flow log lines per drain cycle; the rest
                              wait for the next cycle (default 0 = no limit)
@@ -540,9 +698,47 @@ IPFIX (RFC 7011) or NetFlow v9 (RFC 3954) over UDP, and/or log them.
   -h, --help                 show this help and exit
   -V, --version              show the version and exit
 
+Capture:
+      --attach auto|tcx|clsact  how to hook the devices: TCX links, a clsact qdisc,
+                             or auto (TCX where the kernel has it; the default)
+      --xdp                  count ingress with XDP; egress stays on TC
+      --xdp-mode auto|native|generic  XDP in the driver (native), in the stack
+                             (generic) or native where the driver can (auto, the
+                             default); implies --xdp
+      --xdp-only             XDP ingress only, no TC egress hook; implies --xdp
+      --cgroup PATH          count the sockets of the cgroup v2 directory PATH
+                             (e.g. /sys/fs/cgroup) instead of devices; name no IFACE.
+                             --xdp, --cgroup and --pcap exclude each other
+
+Sampling and filters:
+      --sample N             sample 1 packet in N (1..2147483648; default 1 = every
+                             packet)
+      --sample-algorithm random|hash  random: each packet with chance 1/N (the
+                             default); hash: whole flows, 1 flow in N
+      --exclude CIDR         do not count traffic from or to CIDR: ADDR/LEN, ADDR or
+                             192.168.1.* (repeatable; replaces the file's list)
+
+Attribution:
+      --attribution          name the process, user and cgroup of each flow
+                             (default: on with --cgroup, else off)
+      --per-user-log DIR     also write a flow log per user in the directory DIR
+                             ("" = off)
+
+Views:
+      --timeout DURATION     stop after DURATION: seconds (10, 0.5) or 500ms, 5s,
+                             1m30s, 2h; at most 30 days. With no collector, log
+                             format or log file, a timed run logs no flows: the
+                             summary is its output
+      --summary, --no-summary  print a summary table at exit, or not (default: on
+                             for a --timeout run, else off)
+      --dot FILE             write a Graphviz graph of the flows to FILE ("" = off)
+      --control PATH         control socket for live views (default
+                             /run/ebpfix/control.sock; "" = off)
+
 Options take their value as "--option VALUE" or "--option=VALUE"; seconds may be
 fractional (0.5). A long option may also be written with one dash, as flowcap
-does: -interval 5, -json; flowcap's -timeout is --idle-timeout.
+does: -interval 5, -json; flowcap's -timeout (one dash) is --idle-timeout, while
+--timeout (two dashes) is the run time.
 An IPv6 HOST is written in brackets: [2001:db8::1]:4739.
 Command-line options override the configuration file.
 -c is the configuration file, not softflowd's control socket; softflowd's other

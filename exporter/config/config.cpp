@@ -54,19 +54,45 @@ public:
     FileReader(std::string_view source_name, Config& config) : source_(source_name), config_(config) {}
 
     void read(const toml::table& root) {
-        check_keys(root, "", {"interfaces", "attach", "flow", "collector", "log", "stats", "metrics", "privileges"});
+        check_keys(root, "",
+                   {"interfaces", "attach", "capture", "xdp_mode", "xdp_only", "cgroup", "control", "control_group",
+                    "flow", "sampling", "filter", "collector", "log", "stats", "metrics", "attribution", "graph",
+                    "privileges"});
         if (const toml::node* n = root.get("interfaces")) read_interfaces(*n);
         if (auto s = get_string(root, "attach", "attach"))
             config_.attach_mode = convert(*s, "attach", detail::parse_attach_mode);
+        read_capture(root);
+        if (auto s = get_string(root, "control", "control")) {
+            // "" = no control socket.
+            if (!s->get().empty()) check(*s, "control", [&] { detail::check_socket_path(s->get()); });
+            config_.control_socket = s->get();
+        }
+        if (auto s = get_string(root, "control_group", "control_group")) {
+            check(*s, "control_group", [&] { detail::check_group_name(s->get()); });
+            config_.control_group = s->get();
+        }
         if (const toml::table* flow = get_table(root, "flow", "flow")) read_flow(*flow);
+        if (const toml::table* sampling = get_table(root, "sampling", "sampling")) read_sampling(*sampling);
+        if (const toml::table* filter = get_table(root, "filter", "filter")) {
+            check_keys(*filter, "filter.", {"exclude"});
+            if (const toml::node* n = filter->get("exclude")) read_exclude(*n);
+        }
         if (const toml::node* n = root.get("collector")) read_collectors(*n);
         if (const toml::table* log = get_table(root, "log", "log")) read_log(*log);
         if (const toml::table* stats = get_table(root, "stats", "stats")) read_stats(*stats);
-        if (const toml::table* metrics = get_table(root, "metrics", "metrics")) {
-            check_keys(*metrics, "metrics.", {"listen"});
-            if (auto s = get_string(*metrics, "listen", "metrics.listen")) {
-                if (!s->get().empty()) check(*s, "metrics.listen", [&] { parse_host_port(s->get()); });
-                config_.metrics_listen = s->get();
+        if (const toml::table* metrics = get_table(root, "metrics", "metrics")) read_metrics(*metrics);
+        if (const toml::table* attribution = get_table(root, "attribution", "attribution")) {
+            check_keys(*attribution, "attribution.", {"enabled", "ipfix_enterprise"});
+            if (auto b = get_boolean(*attribution, "enabled", "attribution.enabled")) config_.attribution = *b;
+            if (auto v = get_integer(*attribution, "ipfix_enterprise", "attribution.ipfix_enterprise",
+                                     detail::ipfix_enterprise_rule))
+                config_.ipfix_enterprise = static_cast<std::uint32_t>(*v);
+        }
+        if (const toml::table* graph = get_table(root, "graph", "graph")) {
+            check_keys(*graph, "graph.", {"dot"});
+            if (auto s = get_string(*graph, "dot", "graph.dot")) {
+                if (!s->get().empty()) check(*s, "graph.dot", [&] { detail::check_file_name(s->get()); });
+                config_.dot_file = s->get();
             }
         }
         if (const toml::table* priv = get_table(root, "privileges", "privileges")) {
@@ -140,6 +166,14 @@ private:
         return n->as_string();
     }
 
+    std::optional<bool> get_boolean(const toml::table& parent, std::string_view key, std::string_view key_path) {
+        const toml::node* n = parent.get(key);
+        if (n == nullptr) return std::nullopt;
+        if (!n->is_boolean()) wrong_type(*n, "a boolean (true or false)", key_path);
+        note(key_path, *n);
+        return n->as_boolean()->get();
+    }
+
     std::optional<std::int64_t> get_integer(const toml::table& parent, std::string_view key,
                                             std::string_view key_path, const IntegerRule& rule) {
         const toml::node* n = parent.get(key);
@@ -183,6 +217,54 @@ private:
             note(path, element);
             config_.interfaces.push_back(name);
         }
+    }
+
+    // The top-level capture keys; which of them apply to which mode is validate()'s.
+    void read_capture(const toml::table& root) {
+        if (auto s = get_string(root, "capture", "capture"))
+            config_.capture = convert(*s, "capture", detail::parse_capture_mode);
+        if (auto s = get_string(root, "xdp_mode", "xdp_mode"))
+            config_.xdp_mode = convert(*s, "xdp_mode", detail::parse_xdp_mode);
+        if (auto b = get_boolean(root, "xdp_only", "xdp_only")) config_.xdp_only = *b;
+        if (auto s = get_string(root, "cgroup", "cgroup")) {
+            check(*s, "cgroup", [&] { detail::check_cgroup_path(s->get()); });
+            config_.cgroup_path = s->get();
+        }
+    }
+
+    void read_sampling(const toml::table& sampling) {
+        check_keys(sampling, "sampling.", {"interval", "algorithm"});
+        if (auto v = get_integer(sampling, "interval", "sampling.interval", detail::sample_interval_rule))
+            config_.sample_interval = static_cast<std::uint32_t>(*v);
+        if (auto s = get_string(sampling, "algorithm", "sampling.algorithm"))
+            config_.sample_algorithm = convert(*s, "sampling.algorithm", detail::parse_sample_algorithm);
+    }
+
+    void read_exclude(const toml::node& node) {
+        if (!node.is_array()) wrong_type(node, "an array of addresses (\"10.0.0.0/8\", \"192.168.1.*\")", "filter.exclude");
+        note("filter.exclude", node);
+        config_.exclude.clear();
+        std::size_t index = 0;
+        for (const toml::node& element : *node.as_array()) {
+            std::string path = "filter.exclude[" + std::to_string(index++) + "]";
+            if (!element.is_string()) wrong_type(element, "a string", path);
+            Cidr cidr;
+            check(element, path, [&] { cidr = detail::parse_cidr(element.as_string()->get()); });
+            note(path, element);
+            config_.exclude.push_back(std::move(cidr));
+        }
+    }
+
+    void read_metrics(const toml::table& metrics) {
+        check_keys(metrics, "metrics.", {"listen", "per_user", "per_cgroup", "label_limit"});
+        if (auto s = get_string(metrics, "listen", "metrics.listen")) {
+            if (!s->get().empty()) check(*s, "metrics.listen", [&] { parse_host_port(s->get()); });
+            config_.metrics_listen = s->get();
+        }
+        if (auto b = get_boolean(metrics, "per_user", "metrics.per_user")) config_.metrics_per_user = *b;
+        if (auto b = get_boolean(metrics, "per_cgroup", "metrics.per_cgroup")) config_.metrics_per_cgroup = *b;
+        if (auto v = get_integer(metrics, "label_limit", "metrics.label_limit", detail::label_limit_rule))
+            config_.metrics_label_limit = static_cast<std::uint32_t>(*v);
     }
 
     void read_flow(const toml::table& flow) {
@@ -242,7 +324,7 @@ private:
     }
 
     void read_log(const toml::table& log) {
-        check_keys(log, "log.", {"format", "file", "max_export_per_cycle"});
+        check_keys(log, "log.", {"format", "file", "max_export_per_cycle", "per_user"});
         if (auto s = get_string(log, "format", "log.format"))
             config_.log_format = convert(*s, "log.format", detail::parse_log_format);
         if (auto s = get_string(log, "file", "log.file")) {
@@ -252,6 +334,11 @@ private:
         if (auto v = get_integer(log, "max_export_per_cycle", "log.max_export_per_cycle",
                                  detail::max_export_per_cycle_rule))
             config_.max_export_per_cycle = static_cast<std::uint32_t>(*v);
+        if (auto s = get_string(log, "per_user", "log.per_user")) {
+            // "" = no per-user logs.
+            if (!s->get().empty()) check(*s, "log.per_user", [&] { detail::check_directory_name(s->get()); });
+            config_.per_user_log = s->get();
+        }
     }
 
     void read_stats(const toml::table& stats) {
@@ -325,10 +412,21 @@ Config load_unvalidated(const std::string& path) { return parse_unvalidated(read
 // Settings left unset get their defaults that depend on other settings.
 void apply_dependent_defaults(Config& config) {
     // No collector (or a log file named) and no format chosen: the text log, so that
-    // `ebpfix eth0` shows flows on stdout.
-    if (config.origins.count("log.format") == 0)
-        config.log_format = (config.collectors.empty() || config.origins.count("log.file") != 0) ? OutputFormat::text
-                                                                                                 : OutputFormat::none;
+    // `ebpfix eth0` shows flows on stdout. A timed run with neither prints its summary
+    // instead (unless the summary is turned off).
+    if (config.origins.count("log.format") == 0) {
+        const bool log_file_named = config.origins.count("log.file") != 0;
+        const bool summary_is_output = config.run_timeout_ms > 0 && config.summary.value_or(true);
+        if (config.collectors.empty() && !log_file_named)
+            config.log_format = summary_is_output ? OutputFormat::none : OutputFormat::text;
+        else
+            config.log_format = log_file_named ? OutputFormat::text : OutputFormat::none;
+    }
+    // The default cgroup is the whole cgroup v2 hierarchy, wherever this machine mounts it.
+    if (config.origins.count("cgroup") == 0)
+        if (const std::string root = cgroup2_root(); !root.empty()) config.cgroup_path = root;
+    // Cgroup mode sees the sockets: naming their owners is what it is for.
+    if (config.origins.count("attribution.enabled") == 0) config.attribution = config.capture == CaptureMode::cgroup;
     // Without a collector the log is the output: flowcap's periodic snapshots, so that a
     // long flow shows up within 10 s (or one drain, if drains are further apart).
     // Collectors get records at the active timeout, as NetFlow collectors expect.
@@ -351,6 +449,9 @@ std::string place_of(const Config& config, const std::string& key_path) {
     }
     if (key_path.starts_with("interfaces[")) {
         if (const std::string* p = known("interfaces")) return *p;
+    }
+    if (key_path.starts_with("filter.exclude[")) {
+        if (const std::string* p = known("filter.exclude")) return *p;
     }
     return config.source_file.empty() ? "configuration" : config.source_file;
 }
@@ -401,6 +502,26 @@ void validate(const Config& c) {
             if (c.interfaces[j] == c.interfaces[i]) fail_at(c, key, "interface '" + c.interfaces[i] + "' is listed twice");
     }
 
+    // Capture: the XDP keys apply to XDP only, and cgroup mode has no devices.
+    if (c.capture != CaptureMode::xdp && c.capture != CaptureMode::tc && c.capture != CaptureMode::cgroup)
+        fail_at(c, "capture", "unknown capture mode");
+    const std::string capture_place =
+        c.origins.count("capture") ? "set at " + place_of(c, "capture") : std::string("the default");
+    if (c.capture != CaptureMode::xdp) {
+        for (const char* key : {"xdp_mode", "xdp_only"})
+            if (c.origins.count(key))
+                fail_at(c, key, std::string(key) + " applies to capture = \"xdp\" only, and capture is \"" +
+                                    std::string(to_string(c.capture)) + "\" (" + capture_place + ")");
+    }
+    if (c.xdp_mode != XdpMode::automatic && c.xdp_mode != XdpMode::native && c.xdp_mode != XdpMode::generic)
+        fail_at(c, "xdp_mode", "unknown XDP mode");
+    if (c.capture == CaptureMode::cgroup && !c.interfaces.empty())
+        fail_at(c, "interfaces", "cgroup mode watches sockets, not devices: remove the interfaces, or set capture to "
+                                 "\"tc\" or \"xdp\" (capture = \"cgroup\" " + capture_place + ")");
+    check_at(c, "cgroup", [&] { detail::check_cgroup_path(c.cgroup_path); });
+    if (!c.control_socket.empty()) check_at(c, "control", [&] { detail::check_socket_path(c.control_socket); });
+    check_at(c, "control_group", [&] { detail::check_group_name(c.control_group); });
+
     const struct {
         std::uint64_t ms;
         const detail::SecondsRule& rule;
@@ -434,6 +555,20 @@ void validate(const Config& c) {
     }
     check_at(c, "flow.max_flows", [&] { detail::check_integer(c.max_flows, detail::max_flows_rule); });
     check_at(c, "flow.map_entries", [&] { detail::check_integer(c.map_entries, detail::map_entries_rule); });
+
+    check_at(c, "sampling.interval", [&] { detail::check_integer(c.sample_interval, detail::sample_interval_rule); });
+    if (c.sample_algorithm != SampleAlgorithm::random && c.sample_algorithm != SampleAlgorithm::hash)
+        fail_at(c, "sampling.algorithm", "unknown sampling algorithm");
+    std::size_t per_family[2] = {0, 0};
+    for (std::size_t i = 0; i < c.exclude.size(); ++i) {
+        const std::string key = "filter.exclude[" + std::to_string(i) + "]";
+        check_at(c, key, [&] { detail::check_cidr(c.exclude[i]); });
+        // Duplicates are harmless, but each takes a slot of the kernel map.
+        if (++per_family[c.exclude[i].family == 6 ? 1 : 0] > detail::max_exclude_per_family)
+            fail_at(c, key, "more than " + std::to_string(detail::max_exclude_per_family) + " IPv" +
+                                std::to_string(c.exclude[i].family) +
+                                " entries in filter.exclude (the size of the kernel's exclude map)");
+    }
 
     for (std::size_t i = 0; i < c.collectors.size(); ++i) {
         const CollectorConfig& cc = c.collectors[i];
@@ -471,11 +606,18 @@ void validate(const Config& c) {
     check_at(c, "log.file", [&] { detail::check_file_name(c.log_file); });
     check_at(c, "log.max_export_per_cycle",
              [&] { detail::check_integer(c.max_export_per_cycle, detail::max_export_per_cycle_rule); });
-    if (c.collectors.empty() && c.log_format == OutputFormat::none)
+    if (!c.per_user_log.empty()) check_at(c, "log.per_user", [&] { detail::check_directory_name(c.per_user_log); });
+    if (c.run_timeout_ms > 0) check_at(c, "timeout", [&] { detail::check_ms(c.run_timeout_ms, detail::run_timeout_rule); });
+    if (!c.dot_file.empty()) check_at(c, "graph.dot", [&] { detail::check_file_name(c.dot_file); });
+    // The other outputs of flows: per-user logs, the graph, the summary of a timed run.
+    const bool other_output = !c.per_user_log.empty() || !c.dot_file.empty() ||
+                              c.summary.value_or(c.run_timeout_ms > 0);
+    if (c.collectors.empty() && c.log_format == OutputFormat::none && !other_output)
         fail_at(c, "log.format", "no collector and no flow log: flows would go nowhere; add a [[collector]] or a log format");
     if (!c.stats_file.empty()) check_at(c, "stats.file", [&] { detail::check_file_name(c.stats_file); });
     if (c.stats_format == OutputFormat::none) fail_at(c, "stats.format", "stats format must be text or json");
     if (!c.metrics_listen.empty()) check_at(c, "metrics.listen", [&] { parse_host_port(c.metrics_listen); });
+    check_at(c, "metrics.label_limit", [&] { detail::check_integer(c.metrics_label_limit, detail::label_limit_rule); });
     if (!c.user.empty()) check_at(c, "privileges.user", [&] { detail::check_user_name(c.user); });
     if (!c.pcap_file.empty()) check_at(c, "pcap", [&] { detail::check_file_name(c.pcap_file); });
 }
@@ -572,14 +714,91 @@ Config resolve(const CommandLine& cl) {
         erase_prefix("interfaces");
         from_cli("pcap", "--pcap");
     }
+    if (cl.attach_mode) {
+        c.attach_mode = *cl.attach_mode;
+        from_cli("attach", "--attach");
+    }
+    if (cl.capture) {
+        c.capture = *cl.capture;
+        from_cli("capture", *cl.capture == CaptureMode::cgroup ? "--cgroup" : "--xdp");
+        if (c.capture != CaptureMode::xdp) {
+            // The file's XDP settings do not apply to this run.
+            c.xdp_mode = XdpMode::automatic;
+            c.xdp_only = false;
+            c.origins.erase("xdp_mode");
+            c.origins.erase("xdp_only");
+        }
+        if (c.capture == CaptureMode::cgroup) {
+            // Sockets replace devices (the file's list does not apply), as for --pcap.
+            c.interfaces.clear();
+            erase_prefix("interfaces");
+        }
+    }
+    if (cl.xdp_mode) {
+        c.xdp_mode = *cl.xdp_mode;
+        from_cli("xdp_mode", "--xdp-mode");
+    }
+    if (cl.xdp_only) {
+        c.xdp_only = true;
+        from_cli("xdp_only", "--xdp-only");
+    }
+    if (cl.cgroup_path) {
+        c.cgroup_path = *cl.cgroup_path;
+        from_cli("cgroup", "--cgroup");
+    }
+    if (cl.sample_interval) {
+        c.sample_interval = *cl.sample_interval;
+        from_cli("sampling.interval", "--sample");
+    }
+    if (cl.sample_algorithm) {
+        c.sample_algorithm = *cl.sample_algorithm;
+        from_cli("sampling.algorithm", "--sample-algorithm");
+    }
+    if (!cl.exclude.empty()) {
+        c.exclude = cl.exclude;
+        erase_prefix("filter.exclude");
+        from_cli("filter.exclude", "--exclude");
+        for (std::size_t i = 0; i < cl.exclude.size(); ++i)
+            from_cli("filter.exclude[" + std::to_string(i) + "]",
+                     i < cl.exclude_options.size() ? cl.exclude_options[i] : "--exclude");
+    }
+    if (cl.attribution) {
+        c.attribution = true;
+        from_cli("attribution.enabled", "--attribution");
+    }
+    if (cl.per_user_log) {
+        c.per_user_log = *cl.per_user_log;
+        from_cli("log.per_user", "--per-user-log");
+    }
+    if (cl.control_socket) {
+        c.control_socket = *cl.control_socket;
+        from_cli("control", "--control");
+    }
+    if (cl.run_timeout_ms) {
+        c.run_timeout_ms = *cl.run_timeout_ms;
+        from_cli("timeout", "--timeout");
+    }
+    if (cl.summary) {
+        c.summary = *cl.summary;
+        from_cli("summary", *cl.summary ? "--summary" : "--no-summary");
+    }
+    if (cl.json) {
+        c.json = true;
+        from_cli("json", "--json");
+    }
+    if (cl.dot_file) {
+        c.dot_file = *cl.dot_file;
+        from_cli("graph.dot", "--dot");
+    }
 
     apply_dependent_defaults(c);
-    if (c.interfaces.empty() && c.pcap_file.empty()) {
+    // Cgroup mode hooks sockets: no device needed.
+    if (c.interfaces.empty() && c.pcap_file.empty() && c.capture != CaptureMode::cgroup) {
         if (c.source_file.empty())
-            throw UsageError("no interface to watch: name one (e.g. `ebpfix eth0`) or give --pcap FILE");
+            throw UsageError("no interface to watch: name one (e.g. `ebpfix eth0`), or give --pcap FILE or --cgroup PATH");
         throw ConfigError(place_of(c, "interfaces") +
-                          ": no interface to watch: set interfaces = [\"eth0\"] or name one on the command line "
-                          "(interfaces)");
+                          ": no interface to watch: set interfaces = [\"eth0\"] (or capture = \"cgroup\") or name one "
+                          "on the command line (interfaces)");
     }
     validate(c);
     c.command_line = cl.arguments;
@@ -608,8 +827,15 @@ std::vector<std::string> diff(const Config& before, const Config& after) {
     auto line = [&](std::string_view key, const std::string& from, const std::string& to) {
         if (from != to) lines.push_back(std::string(key) + ": " + from + " -> " + to);
     };
+    auto on_off = [](bool b) { return std::string(b ? "on" : "off"); };
     line("interfaces", list(before.interfaces), list(after.interfaces));
     line("attach", std::string(to_string(before.attach_mode)), std::string(to_string(after.attach_mode)));
+    line("capture", std::string(to_string(before.capture)), std::string(to_string(after.capture)));
+    line("xdp_mode", std::string(to_string(before.xdp_mode)), std::string(to_string(after.xdp_mode)));
+    line("xdp_only", on_off(before.xdp_only), on_off(after.xdp_only));
+    line("cgroup", before.cgroup_path, after.cgroup_path);
+    line("control", text(before.control_socket), text(after.control_socket));
+    line("control_group", before.control_group, after.control_group);
     line("flow.map_entries", std::to_string(before.map_entries), std::to_string(after.map_entries));
     line("flow.drain_interval", detail::format_ms(before.drain_interval_ms), detail::format_ms(after.drain_interval_ms));
     line("flow.idle_timeout", detail::format_ms(before.idle_timeout_ms), detail::format_ms(after.idle_timeout_ms));
@@ -618,6 +844,16 @@ std::vector<std::string> diff(const Config& before, const Config& after) {
     auto interval = [](std::uint64_t ms) { return ms == 0 ? std::string("(off)") : detail::format_ms(ms); };
     line("flow.export_interval", interval(before.export_interval_ms), interval(after.export_interval_ms));
     line("flow.max_flows", std::to_string(before.max_flows), std::to_string(after.max_flows));
+    auto sampling = [](std::uint32_t n) { return n == 1 ? std::string("1 (every packet)") : "1 in " + std::to_string(n); };
+    line("sampling.interval", sampling(before.sample_interval), sampling(after.sample_interval));
+    line("sampling.algorithm", std::string(to_string(before.sample_algorithm)),
+         std::string(to_string(after.sample_algorithm)));
+    auto cidrs = [](const std::vector<Cidr>& v) {
+        std::string out;
+        for (const auto& cidr : v) out += (out.empty() ? "" : ", ") + cidr.text;
+        return out.empty() ? std::string("(none)") : out;
+    };
+    line("filter.exclude", cidrs(before.exclude), cidrs(after.exclude));
 
     auto describe = [](const CollectorConfig& cc) {
         const auto& e = cc.encoder;
@@ -643,12 +879,25 @@ std::vector<std::string> diff(const Config& before, const Config& after) {
     line("log.file", before.log_file, after.log_file);
     line("log.max_export_per_cycle", std::to_string(before.max_export_per_cycle),
          std::to_string(after.max_export_per_cycle));
+    line("log.per_user", text(before.per_user_log), text(after.per_user_log));
     line("stats.file", text(before.stats_file), text(after.stats_file));
     line("stats.format", std::string(to_string(before.stats_format)), std::string(to_string(after.stats_format)));
     line("metrics.listen", text(before.metrics_listen), text(after.metrics_listen));
+    line("metrics.per_user", on_off(before.metrics_per_user), on_off(after.metrics_per_user));
+    line("metrics.per_cgroup", on_off(before.metrics_per_cgroup), on_off(after.metrics_per_cgroup));
+    line("metrics.label_limit", std::to_string(before.metrics_label_limit), std::to_string(after.metrics_label_limit));
+    line("attribution.enabled", on_off(before.attribution), on_off(after.attribution));
+    auto enterprise = [](std::uint32_t pen) { return pen == 0 ? std::string("(off)") : std::to_string(pen); };
+    line("attribution.ipfix_enterprise", enterprise(before.ipfix_enterprise), enterprise(after.ipfix_enterprise));
+    line("graph.dot", text(before.dot_file), text(after.dot_file));
     line("privileges.user", text(before.user), text(after.user));
     line("pcap", text(before.pcap_file), text(after.pcap_file));
-    line("verbose", before.verbose ? "on" : "off", after.verbose ? "on" : "off");
+    line("verbose", on_off(before.verbose), on_off(after.verbose));
+    auto timeout = [](std::uint64_t ms) { return ms == 0 ? std::string("(off)") : detail::format_ms(ms); };
+    line("timeout", timeout(before.run_timeout_ms), timeout(after.run_timeout_ms));
+    auto summary = [](const std::optional<bool>& s) { return s ? std::string(*s ? "on" : "off") : std::string("auto"); };
+    line("summary", summary(before.summary), summary(after.summary));
+    line("json", on_off(before.json), on_off(after.json));
     return lines;
 }
 

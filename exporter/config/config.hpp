@@ -2,6 +2,7 @@
 // config.cpp parses and validates it (toml++), naming file:line:column on errors.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -18,6 +19,20 @@ namespace ebpfix::config {
 
 enum class OutputFormat : std::uint8_t { none, text, json };
 enum class AttachModeSetting : std::uint8_t { automatic, tcx, clsact };
+// tc: TC hooks on devices (ingress and egress); xdp: XDP on ingress (plus TC egress
+// unless xdp_only); cgroup: cgroup_skb hooks on a cgroup's sockets, no devices.
+enum class CaptureMode : std::uint8_t { tc, xdp, cgroup };
+enum class XdpMode : std::uint8_t { automatic, native, generic };
+// random: each packet with probability 1/N; hash: the flows whose hash falls in 1/N.
+enum class SampleAlgorithm : std::uint8_t { random, hash };
+
+// An exclude entry: traffic from or to this prefix is not counted.
+struct Cidr {
+    std::uint8_t family = 4;                // 4 or 6
+    std::array<std::uint8_t, 16> addr{};    // IPv4 in the first 4 bytes; host bits zeroed
+    std::uint8_t prefix_len = 0;
+    std::string text;                       // as written, for messages and diff()
+};
 
 struct CollectorConfig {
     std::string host;     // IPv4/IPv6 literal or name, resolved at start / reload
@@ -30,8 +45,20 @@ struct CollectorConfig {
 };
 
 struct Config {
+    // Also reachable as Config::CaptureMode, Config::Cidr, ...
+    using CaptureMode = config::CaptureMode;
+    using XdpMode = config::XdpMode;
+    using SampleAlgorithm = config::SampleAlgorithm;
+    using Cidr = config::Cidr;
+
     std::vector<std::string> interfaces;
     AttachModeSetting attach_mode = AttachModeSetting::automatic;
+
+    // Capture: what the kernel program hooks.
+    CaptureMode capture = CaptureMode::tc;
+    XdpMode xdp_mode = XdpMode::automatic;    // capture xdp only
+    bool xdp_only = false;                    // capture xdp only: ingress on XDP, no TC egress hook
+    std::string cgroup_path = "/sys/fs/cgroup";  // capture cgroup: the cgroup v2 directory hooked
     std::uint32_t map_entries = 65536;         // kernel map size per family and generation
 
     // Flow state (seconds in the file, kept in ms here).
@@ -59,8 +86,29 @@ struct Config {
     std::string metrics_listen;               // "127.0.0.1:9090"; empty = off
     std::string user;                         // drop to this user after attaching; empty = stay
     std::string pcap_file;                    // --pcap: read this capture instead of interfaces
-    std::uint32_t sampling_interval = 0;      // reserved: 0 = every packet
     bool verbose = false;                     // --verbose / -D: libbpf and verifier output, debug logs
+
+    // Sampling and filters.
+    std::uint32_t sample_interval = 1;        // 1 in N packets (1 = every packet); 1..2^31
+    SampleAlgorithm sample_algorithm = SampleAlgorithm::random;
+    std::vector<Cidr> exclude;                // at most 4096 per family (the kernel LPM maps)
+
+    // Attribution: which process / user / cgroup a flow belongs to. Default
+    // (apply_dependent_defaults): on in cgroup mode, off otherwise.
+    bool attribution = false;
+    std::uint32_t ipfix_enterprise = 0;       // PEN of the enterprise IEs for pid / cgroup id; 0 = off
+    std::string per_user_log;                 // a flow log per user in this directory; "" = off
+    bool metrics_per_user = false;
+    bool metrics_per_cgroup = false;
+    std::uint32_t metrics_label_limit = 1000; // series per user / cgroup before folding into "other"
+
+    // Live views.
+    std::string control_socket = "/run/ebpfix/control.sock";  // "" = off
+    std::string control_group = "ebpfix";     // group owner of the socket (mode 0660)
+    std::uint64_t run_timeout_ms = 0;         // --timeout: stop after this long; 0 = at a signal
+    std::optional<bool> summary;              // summary table at exit; unset = the daemon decides (on for a timed run)
+    bool json = false;                        // --json: also the summary as JSON
+    std::string dot_file;                     // Graphviz graph of the flows; "" = off
 
     std::string source_file;                  // the TOML file this came from ("" = none)
 
@@ -125,6 +173,22 @@ struct CommandLine {
     std::optional<std::string> metrics_listen;        // --metrics-addr HOST:PORT
     std::optional<std::string> pcap_file;             // --pcap FILE
     bool verbose = false;                             // --verbose, -D
+    std::optional<AttachModeSetting> attach_mode;     // --attach
+    std::optional<CaptureMode> capture;               // --xdp, --cgroup (and what --xdp-mode / --xdp-only imply)
+    std::optional<XdpMode> xdp_mode;                  // --xdp-mode
+    bool xdp_only = false;                            // --xdp-only
+    std::optional<std::string> cgroup_path;           // --cgroup PATH
+    std::optional<std::uint32_t> sample_interval;     // --sample N
+    std::optional<SampleAlgorithm> sample_algorithm;  // --sample-algorithm
+    std::vector<Cidr> exclude;                        // --exclude CIDR, in order
+    std::vector<std::string> exclude_options;         // the option text of each, for errors
+    bool attribution = false;                         // --attribution
+    std::optional<std::string> per_user_log;          // --per-user-log DIR
+    std::optional<std::string> control_socket;        // --control PATH
+    std::optional<std::uint64_t> run_timeout_ms;      // --timeout DURATION
+    std::optional<bool> summary;                      // --summary / --no-summary
+    bool json = false;                                // --json (unless a later --log)
+    std::optional<std::string> dot_file;              // --dot FILE
 
     // How each override was written, by key path ("flow.idle_timeout" -> "-t general"),
     // so that errors name the spelling the user typed.
@@ -139,7 +203,8 @@ CommandLine parse_command_line(int argc, const char* const* argv);
 
 // The file (if any: -c FILE, else the default path when it exists) + the command line +
 // defaults, validated. With no collector and no log format set anywhere, the text log
-// goes to stdout. Throws ConfigError or UsageError.
+// goes to stdout (none for a timed run: the summary is the output). Throws ConfigError
+// or UsageError.
 Config resolve(const CommandLine& command_line);
 
 // SIGHUP: reads current.source_file again and re-applies current.command_line.
@@ -168,9 +233,14 @@ std::string resolve_with_getaddrinfo(const std::string& host, std::uint16_t port
 
 // What validate() cannot know from the text: privileges.user exists (getpwnam), every
 // collector host and metrics.listen resolve (errors), each interface exists now (a
-// warning: the daemon attaches when it appears; not checked for --pcap runs). In the
+// warning: the daemon attaches when it appears; not checked for --pcap runs), the
+// cgroup is a cgroup v2 directory (capture cgroup; error), log.per_user is a directory
+// (error), control_group exists when the control socket is on (a warning). In the
 // order of the settings; empty = nothing found. --check-config and start both call it.
 std::vector<Problem> check_environment(const Config& config);
+// Where this machine mounts the cgroup v2 hierarchy (/proc/self/mounts): "/sys/fs/cgroup"
+// on a unified system, "/sys/fs/cgroup/unified" on a hybrid one; "" when none.
+std::string cgroup2_root();
 std::vector<Problem> check_environment(const Config& config, const Resolver& resolve);
 
 // ---- helpers shared with the daemon --------------------------------------------------
@@ -181,5 +251,8 @@ using ebpfix::parse_host_port;
 
 std::string_view to_string(OutputFormat format) noexcept;
 std::string_view to_string(AttachModeSetting mode) noexcept;
+std::string_view to_string(CaptureMode mode) noexcept;     // tc | xdp | cgroup
+std::string_view to_string(XdpMode mode) noexcept;         // auto | native | generic
+std::string_view to_string(SampleAlgorithm algorithm) noexcept;  // random | hash
 
 }  // namespace ebpfix::config

@@ -1,12 +1,18 @@
 // check_environment: what a valid configuration still needs from this machine.
+#include <grp.h>
+#include <linux/magic.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <vector>
 
 #include "config/config.hpp"
@@ -30,6 +36,60 @@ std::string look_up_user(const std::string& name) {
     // 0, ENOENT, ESRCH, EBADF and EPERM all mean "no such user" (getpwnam_r(3)).
     if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM) return "no such user";
     return std::string("cannot look it up: ") + std::strerror(err);
+}
+
+// getgrnam_r: "" when the group exists, else why not.
+std::string look_up_group(const std::string& name) {
+    long size = ::sysconf(_SC_GETGR_R_SIZE_MAX);
+    std::vector<char> buffer(size > 0 ? std::size_t(size) : 16384);
+    group entry{};
+    group* found = nullptr;
+    int err = 0;
+    while ((err = ::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found)) == ERANGE &&
+           buffer.size() < (1u << 20))
+        buffer.resize(buffer.size() * 2);
+    if (found != nullptr) return "";
+    if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM) return "no such group";
+    return std::string("cannot look it up: ") + std::strerror(err);
+}
+
+bool is_cgroup2(const std::string& path) {
+    struct statfs fs {};
+    return ::statfs(path.c_str(), &fs) == 0 && static_cast<unsigned long>(fs.f_type) == CGROUP2_SUPER_MAGIC;
+}
+
+// "" when path is a cgroup v2 directory, else why not.
+std::string check_cgroup2_directory(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::strerror(errno);
+    if (!S_ISDIR(st.st_mode)) return "not a directory";
+    struct statfs fs {};
+    if (::statfs(path.c_str(), &fs) != 0) return std::strerror(errno);
+    const auto type = static_cast<unsigned long>(fs.f_type);
+    if (type == CGROUP2_SUPER_MAGIC) return "";
+    std::string what;
+    if (type == CGROUP_SUPER_MAGIC) {
+        what = "a cgroup v1 hierarchy";
+    } else if (type == TMPFS_MAGIC) {
+        what = "tmpfs";
+    } else {
+        char hex[32];
+        std::snprintf(hex, sizeof hex, "%#lx", type);
+        what = std::string("filesystem type ") + hex;
+    }
+    std::string why = "not a cgroup v2 directory (" + what + ")";
+    // A hybrid layout (systemd's) mounts v2 below the v1 controllers.
+    if (const std::string unified = path + (path.ends_with('/') ? "" : "/") + "unified"; is_cgroup2(unified))
+        why += "; the cgroup v2 hierarchy here is " + unified;
+    return why;
+}
+
+// "" when path is a directory, else why not.
+std::string check_directory(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::strerror(errno);
+    if (!S_ISDIR(st.st_mode)) return "not a directory";
+    return "";
 }
 
 }  // namespace
@@ -69,6 +129,12 @@ std::vector<Problem> check_environment(const Config& c, const Resolver& resolve)
         }
     }
 
+    // A capture file hooks nothing.
+    if (c.capture == CaptureMode::cgroup && c.pcap_file.empty()) {
+        if (std::string why = check_cgroup2_directory(c.cgroup_path); !why.empty())
+            add(Problem::Severity::error, "cgroup", "cgroup " + quoted(c.cgroup_path) + ": " + why);
+    }
+
     for (std::size_t i = 0; i < c.collectors.size(); ++i) {
         const CollectorConfig& cc = c.collectors[i];
         if (std::string why = resolve(cc.host, cc.port, false); !why.empty())
@@ -95,7 +161,27 @@ std::vector<Problem> check_environment(const Config& c, const Resolver& resolve)
         if (std::string why = look_up_user(c.user); !why.empty())
             add(Problem::Severity::error, "privileges.user", "user " + quoted(c.user) + ": " + why);
     }
+
+    if (!c.per_user_log.empty()) {
+        if (std::string why = check_directory(c.per_user_log); !why.empty())
+            add(Problem::Severity::error, "log.per_user", "per-user log directory " + quoted(c.per_user_log) + ": " + why);
+    }
+
+    // The daemon runs without the group, with a socket only root can use.
+    if (!c.control_socket.empty()) {
+        if (std::string why = look_up_group(c.control_group); !why.empty())
+            add(Problem::Severity::warning, "control_group",
+                "group " + quoted(c.control_group) + ": " + why + "; the socket will be root-only");
+    }
     return problems;
+}
+
+std::string cgroup2_root() {
+    std::ifstream mounts("/proc/self/mounts");
+    std::string device, point, type, rest;
+    while (mounts >> device >> point >> type && std::getline(mounts, rest))
+        if (type == "cgroup2") return point;
+    return "";
 }
 
 }  // namespace ebpfix::config

@@ -1,6 +1,9 @@
 #include "config/rules.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -22,7 +25,132 @@ bool is_ascii_alnum(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+bool all_digits(std::string_view text) {
+    if (text.empty()) return false;
+    for (char c : text)
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
+// User and group names share the rules of useradd / groupadd (and numeric ids pass them).
+void check_account_name(std::string_view name, std::string_view noun) {
+    const std::string what(noun);
+    if (name.empty()) throw std::invalid_argument(what + " name is empty");
+    if (name.size() > 32) throw std::invalid_argument(what + " name " + quoted(name) + " is longer than 32 bytes");
+    if (name.front() == '-') throw std::invalid_argument(what + " name " + quoted(name) + " starts with '-'");
+    for (char c : name) {
+        if (!is_ascii_alnum(c) && c != '.' && c != '_' && c != '-')
+            throw std::invalid_argument(what + " name " + quoted(name) + " contains an invalid character");
+    }
+}
+
+unsigned max_prefix(std::uint8_t family) { return family == 6 ? 128 : 32; }
+
+void zero_host_bits(Cidr& cidr) {
+    for (unsigned bit = cidr.prefix_len; bit < 128; ++bit)
+        cidr.addr[bit / 8] &= std::uint8_t(~(0x80u >> (bit % 8)));
+}
+
+// traffic_meter's form: leading decimal octets, then '*' octets to the end ("10.*" = /8).
+Cidr parse_wildcard(std::string_view text) {
+    const std::string shown = quoted(text);
+    if (text.find('/') != std::string_view::npos)
+        throw std::invalid_argument(shown + ": a '*' address takes no prefix length (write 10.* or 10.0.0.0/8)");
+    Cidr cidr;
+    cidr.family = 4;
+    cidr.text = std::string(text);
+    std::size_t octets = 0;
+    std::size_t digit_octets = 0;
+    bool star_seen = false;
+    std::string_view rest = text;
+    while (true) {
+        const auto dot = rest.find('.');
+        const std::string_view part = rest.substr(0, dot);
+        if (++octets > 4) throw std::invalid_argument(shown + ": more than 4 octets");
+        if (part == "*") {
+            star_seen = true;
+        } else if (all_digits(part) && part.size() <= 3) {
+            if (star_seen)
+                throw std::invalid_argument(shown + ": a '*' octet may only be followed by more '*' octets "
+                                                    "(192.168.*.* is 192.168.0.0/16)");
+            unsigned value = 0;
+            for (char c : part) value = value * 10 + unsigned(c - '0');
+            if (value > 255 || (part.size() > 1 && part.front() == '0'))
+                throw std::invalid_argument(shown + ": " + quoted(part) + " is not an octet (0 to 255)");
+            cidr.addr[digit_octets++] = std::uint8_t(value);
+        } else {
+            throw std::invalid_argument(shown + ": " + quoted(part) + " is not an octet (0 to 255) or '*'");
+        }
+        if (dot == std::string_view::npos) break;
+        rest.remove_prefix(dot + 1);
+    }
+    cidr.prefix_len = std::uint8_t(8 * digit_octets);
+    return cidr;
+}
+
 }  // namespace
+
+Cidr parse_cidr(std::string_view text) {
+    if (text.empty()) throw std::invalid_argument("exclude entry is empty; expected ADDR/LEN, ADDR or 192.168.1.*");
+    const std::string shown = quoted(text);
+    if (text.find('*') != std::string_view::npos) {
+        if (text.find(':') != std::string_view::npos)
+            throw std::invalid_argument(shown + ": '*' octets are for IPv4; write an IPv6 prefix as ADDR/LEN "
+                                                "(2001:db8::/32)");
+        return parse_wildcard(text);
+    }
+    Cidr cidr;
+    cidr.text = std::string(text);
+    const auto slash = text.find('/');
+    const std::string address(text.substr(0, slash));
+    if (address.find('\0') != std::string::npos)
+        throw std::invalid_argument(shown + ": " + quoted(address) + " is not an IPv4 or IPv6 address");
+    if (address.find(':') != std::string::npos) {
+        cidr.family = 6;
+        in6_addr a6{};
+        if (::inet_pton(AF_INET6, address.c_str(), &a6) != 1)
+            throw std::invalid_argument(shown + ": " + quoted(address) + " is not an IPv6 address");
+        std::memcpy(cidr.addr.data(), &a6, 16);
+    } else {
+        cidr.family = 4;
+        in_addr a4{};
+        if (::inet_pton(AF_INET, address.c_str(), &a4) != 1)
+            throw std::invalid_argument(shown + ": " + quoted(address) + " is not an IPv4 or IPv6 address");
+        std::memcpy(cidr.addr.data(), &a4, 4);
+    }
+    const unsigned max = max_prefix(cidr.family);
+    unsigned length = max;
+    if (slash != std::string_view::npos) {
+        const std::string_view digits = text.substr(slash + 1);
+        if (digits.empty()) throw std::invalid_argument(shown + ": prefix length is empty");
+        if (!all_digits(digits)) throw std::invalid_argument(shown + ": prefix length " + quoted(digits) + " is not a number");
+        length = digits.size() > 3 ? 1000 : 0;
+        if (digits.size() <= 3)
+            for (char c : digits) length = length * 10 + unsigned(c - '0');
+        if (length > max)
+            throw std::invalid_argument(shown + ": prefix length must be 0 to " + std::to_string(max) + " for IPv" +
+                                        std::to_string(cidr.family));
+    }
+    cidr.prefix_len = std::uint8_t(length);
+    zero_host_bits(cidr);
+    return cidr;
+}
+
+void check_cidr(const Cidr& cidr) {
+    const std::string shown = quoted(cidr.text);
+    if (cidr.family != 4 && cidr.family != 6)
+        throw std::invalid_argument("exclude entry " + shown + ": family must be 4 or 6, got " +
+                                    std::to_string(cidr.family));
+    if (cidr.prefix_len > max_prefix(cidr.family))
+        throw std::invalid_argument("exclude entry " + shown + ": prefix length must be 0 to " +
+                                    std::to_string(max_prefix(cidr.family)) + " for IPv" + std::to_string(cidr.family) +
+                                    ", got " + std::to_string(cidr.prefix_len));
+    Cidr zeroed = cidr;
+    zero_host_bits(zeroed);
+    if (cidr.family == 4)
+        for (std::size_t i = 4; i < 16; ++i) zeroed.addr[i] = 0;
+    if (zeroed.addr != cidr.addr) throw std::invalid_argument("exclude entry " + shown + ": host bits are not zero");
+}
 
 std::string format_ms(std::uint64_t ms) {
     std::string text = std::to_string(ms / 1000);
@@ -94,19 +222,57 @@ std::string_view to_string(ipfix::Protocol protocol) noexcept {
     return protocol == ipfix::Protocol::netflow9 ? "netflow9" : "ipfix";
 }
 
-void check_user_name(std::string_view name) {
-    if (name.empty()) throw std::invalid_argument("user name is empty");
-    if (name.size() > 32) throw std::invalid_argument("user name " + quoted(name) + " is longer than 32 bytes");
-    if (name.front() == '-') throw std::invalid_argument("user name " + quoted(name) + " starts with '-'");
-    for (char c : name) {
-        if (!is_ascii_alnum(c) && c != '.' && c != '_' && c != '-')
-            throw std::invalid_argument("user name " + quoted(name) + " contains an invalid character");
-    }
+CaptureMode parse_capture_mode(std::string_view text) {
+    if (text == "tc") return CaptureMode::tc;
+    if (text == "xdp") return CaptureMode::xdp;
+    if (text == "cgroup") return CaptureMode::cgroup;
+    throw std::invalid_argument("unknown capture mode " + quoted(text) + "; expected tc, xdp or cgroup");
 }
+
+XdpMode parse_xdp_mode(std::string_view text) {
+    if (text == "auto") return XdpMode::automatic;
+    if (text == "native") return XdpMode::native;
+    if (text == "generic") return XdpMode::generic;
+    throw std::invalid_argument("unknown XDP mode " + quoted(text) + "; expected auto, native or generic");
+}
+
+SampleAlgorithm parse_sample_algorithm(std::string_view text) {
+    if (text == "random") return SampleAlgorithm::random;
+    if (text == "hash") return SampleAlgorithm::hash;
+    throw std::invalid_argument("unknown sampling algorithm " + quoted(text) + "; expected random or hash");
+}
+
+void check_user_name(std::string_view name) { check_account_name(name, "user"); }
+
+void check_group_name(std::string_view name) { check_account_name(name, "group"); }
 
 void check_file_name(std::string_view name) {
     if (name.empty()) throw std::invalid_argument("file name is empty");
     if (name.find('\0') != std::string_view::npos) throw std::invalid_argument("file name contains a NUL byte");
+}
+
+void check_directory_name(std::string_view name) {
+    if (name.empty()) throw std::invalid_argument("directory name is empty");
+    if (name.find('\0') != std::string_view::npos) throw std::invalid_argument("directory name contains a NUL byte");
+}
+
+void check_cgroup_path(std::string_view path) {
+    if (path.empty()) throw std::invalid_argument("cgroup path is empty");
+    if (path.find('\0') != std::string_view::npos) throw std::invalid_argument("cgroup path contains a NUL byte");
+    if (path.front() != '/')
+        throw std::invalid_argument("cgroup path " + quoted(path) + " is not absolute; write it from / (e.g. /sys/fs/cgroup)");
+}
+
+void check_socket_path(std::string_view path) {
+    if (path.find('\0') != std::string_view::npos)
+        throw std::invalid_argument("control socket path contains a NUL byte");
+    if (path.empty() || path.front() != '/')
+        throw std::invalid_argument("control socket path " + quoted(path) +
+                                    " is not absolute; write it from / (e.g. /run/ebpfix/control.sock), or \"\" for none");
+    // sockaddr_un.sun_path is 108 bytes with the terminating NUL.
+    if (path.size() > 107)
+        throw std::invalid_argument("control socket path " + quoted(path) +
+                                    " is longer than 107 bytes (the limit of a Unix socket address)");
 }
 
 }  // namespace detail
@@ -127,6 +293,28 @@ std::string_view to_string(AttachModeSetting mode) noexcept {
         case AttachModeSetting::automatic: break;
     }
     return "auto";
+}
+
+std::string_view to_string(CaptureMode mode) noexcept {
+    switch (mode) {
+        case CaptureMode::xdp: return "xdp";
+        case CaptureMode::cgroup: return "cgroup";
+        case CaptureMode::tc: break;
+    }
+    return "tc";
+}
+
+std::string_view to_string(XdpMode mode) noexcept {
+    switch (mode) {
+        case XdpMode::native: return "native";
+        case XdpMode::generic: return "generic";
+        case XdpMode::automatic: break;
+    }
+    return "auto";
+}
+
+std::string_view to_string(SampleAlgorithm algorithm) noexcept {
+    return algorithm == SampleAlgorithm::hash ? "hash" : "random";
 }
 
 }  // namespace ebpfix::config

@@ -3,6 +3,7 @@
 // what is wrong but not where: the caller knows the place and prefixes it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -26,6 +27,8 @@ inline constexpr SecondsRule active_timeout_rule{"flow.active_timeout", 604800, 
 inline constexpr SecondsRule tcp_fin_linger_rule{"flow.tcp_fin_linger", 3600, true};
 // 0 = no periodic snapshots; the upper bound matches the drain interval's.
 inline constexpr SecondsRule export_interval_rule{"flow.export_interval", 3600, true};
+// --timeout: a timed run of up to 30 days.
+inline constexpr SecondsRule run_timeout_rule{"timeout", 2592000, false};
 
 struct IntegerRule {
     std::string_view key;
@@ -41,6 +44,13 @@ inline constexpr IntegerRule template_refresh_messages_rule{"template_refresh_me
 // 256 holds any template set we send; 65507 is the largest IPv4 UDP payload.
 inline constexpr IntegerRule max_message_size_rule{"max_message_size", 256, 65507};
 inline constexpr IntegerRule max_export_per_cycle_rule{"log.max_export_per_cycle", 0, 4294967295};
+// 1 = every packet; 2^31 is the largest interval the kernel's 32-bit threshold can express.
+inline constexpr IntegerRule sample_interval_rule{"sampling.interval", 1, 2147483648};
+inline constexpr IntegerRule ipfix_enterprise_rule{"attribution.ipfix_enterprise", 0, 4294967295};
+inline constexpr IntegerRule label_limit_rule{"metrics.label_limit", 1, 100000};
+
+// Entries per family in filter.exclude: the size of each kernel LPM trie.
+inline constexpr std::size_t max_exclude_per_family = 4096;
 
 // Seconds → ms (rounded to the nearest ms). Rejects NaN, infinity, <= 0 (or < 0 when
 // zero is allowed), values above the rule's maximum and positive values below 1 ms.
@@ -59,6 +69,16 @@ OutputFormat parse_log_format(std::string_view text);     // text | json | none
 OutputFormat parse_stats_format(std::string_view text);   // text | json
 AttachModeSetting parse_attach_mode(std::string_view text);  // auto | tcx | clsact
 ipfix::Protocol parse_protocol(std::string_view text);    // ipfix | netflow9
+CaptureMode parse_capture_mode(std::string_view text);    // tc | xdp | cgroup
+XdpMode parse_xdp_mode(std::string_view text);            // auto | native | generic
+SampleAlgorithm parse_sample_algorithm(std::string_view text);  // random | hash
+
+// An exclude entry: "ADDR/LEN" (IPv4 /0-32, IPv6 /0-128), a bare address (/32, /128) or
+// IPv4 with trailing '*' octets ("192.168.1.*" = /24, "10.*" = /8). Host bits are
+// zeroed (set ones are accepted, as softflowd does); text keeps what was written.
+Cidr parse_cidr(std::string_view text);
+// The family, prefix length and zero host bits of an entry built by hand.
+void check_cidr(const Cidr& cidr);
 std::string_view to_string(ipfix::Protocol protocol) noexcept;
 
 // Device names and hosts follow common/host_port.hpp, which the metrics listener shares.
@@ -66,8 +86,16 @@ using ebpfix::check_host;
 using ebpfix::check_interface_name;
 // A user name or numeric uid: [A-Za-z0-9._-], not starting with '-', at most 32 bytes.
 void check_user_name(std::string_view name);
+// A group name or numeric gid, by the same rules.
+void check_group_name(std::string_view name);
 // A file name: not empty, no NUL.
 void check_file_name(std::string_view name);
+// A directory name: not empty, no NUL.
+void check_directory_name(std::string_view name);
+// The cgroup directory: an absolute path, no NUL.
+void check_cgroup_path(std::string_view path);
+// The control socket: an absolute path that fits sockaddr_un (107 bytes), no NUL.
+void check_socket_path(std::string_view path);
 
 // "FILE:LINE:COLUMN" or "command line (--x)" for a setting (config.origins). A setting
 // left at its default is placed at its collector's address or at the interface list

@@ -7,6 +7,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <bpf/bpf.h>
+
 #include "common/log.hpp"
 #include "daemon/privileges.hpp"
 #include "daemon/outputs.hpp"
@@ -33,7 +35,14 @@ Daemon::Daemon(config::Config config)
       drain_timer_(io_),
       config_(std::move(config)),
       program_(program_options(config_)),
-      capture_(capture::make_capture(capture_settings(config_), program_, [](const std::string& m) { log_info(m); })) {
+      capture_(capture::make_capture(capture_settings(config_), program_, [](const std::string& m) { log_info(m); })),
+      owners_(
+          [this](std::uint64_t cookie) -> std::optional<ebpfix_owner> {
+              ebpfix_owner o{};
+              if (bpf_map_lookup_elem(program_.owners_fd(), &cookie, &o) != 0) return std::nullopt;
+              return o;
+          },
+          config::cgroup2_root().empty() ? "/sys/fs/cgroup" : config::cgroup2_root()) {
     // Everything that can fail on a mistake in the configuration fails before a device is
     // touched: names resolve, the user exists, files open, the metrics port binds.
     for (const auto& problem : config::check_environment(config_)) {
@@ -50,10 +59,12 @@ Daemon::Daemon(config::Config config)
             for (const auto& [ifindex, name] : capture_->names_seen()) out.push_back({ifindex, name, "ebpfix " + name});
             return out;
         },
-        [this](const config::Config& c, std::uint64_t start_ms) { return build_outputs(io_, c, start_ms); });
+        [this](const config::Config& c, std::uint64_t start_ms) { return build_outputs(io_, c, start_ms); },
+        [this](std::uint64_t cookie) { return owners_.find(cookie); });
     if (!config_.metrics_listen.empty())
         metrics_ = std::make_unique<ServiceMetrics>(io_, config_.metrics_listen);
     bpf::apply_filters(program_, kernel_filters(config_));
+    if (config_.attribution) attach_socket_hook();
     capture_->attach();
     // Loading needed CAP_PERFMON (and perhaps CAP_SYS_RESOURCE, ambient capabilities under
     // systemd); from here on only what draining and re-attaching need stays.
@@ -87,8 +98,21 @@ void Daemon::schedule_drain() {
     });
 }
 
+void Daemon::attach_socket_hook() {
+    const std::string cgroup = socket_hook_cgroup(config_);
+    if (cgroup.empty()) {
+        log_warning("attribution: no cgroup v2 hierarchy is mounted; only what packets carry (uid, cgroup) is known");
+        return;
+    }
+    socket_hook_ = std::make_unique<capture::SocketHook>(program_, cgroup);
+    log_info("attribution: recording the creator of every socket below " + cgroup);
+}
+
 void Daemon::on_drain_timer() {
     capture_->refresh();
+    // Owners not met for a few hundred cycles are forgotten (the kernel's map keeps them).
+    const std::uint64_t generation = owners_.tick();
+    if (generation % 64 == 0 && generation > 256) owners_.forget_older_than(generation - 256);
     try {
         exporter_->cycle(monotonic_ns_now(), wall_ms_now());
     } catch (const std::exception& e) {
@@ -153,6 +177,13 @@ void Daemon::reload() {
             metrics_.reset();
         }
         bpf::apply_filters(program_, kernel_filters(next));
+        if (next.attribution && !socket_hook_) {
+            try {
+                attach_socket_hook();
+            } catch (const std::exception& e) {
+                log_warning(std::string("attribution: ") + e.what());
+            }
+        }
         capture_->set_interfaces(next.interfaces);
         config_ = std::move(next);
         if (metrics_) metrics_->reload_result(true);

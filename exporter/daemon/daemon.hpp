@@ -15,7 +15,9 @@
 #include "bpf/flow_program.hpp"
 #include "config/config.hpp"
 #include "daemon/flow_exporter.hpp"
+#include "attribution/owners.hpp"
 #include "capture/capture.hpp"
+#include "capture/cgroup_capture.hpp"
 #include "daemon/service_metrics.hpp"
 
 namespace ebpfix::daemon {
@@ -36,6 +38,7 @@ private:
     void wait_signal();
     void reload();
     void keep_restart_only_settings(config::Config& next) const;
+    void attach_socket_hook();
     void stop();
     void wait_for_outputs(std::chrono::steady_clock::time_point deadline);
 
@@ -46,6 +49,8 @@ private:
     config::Config config_;
     bpf::FlowProgram program_;
     std::unique_ptr<capture::Capture> capture_;
+    attribution::OwnerDirectory owners_;
+    std::unique_ptr<capture::SocketHook> socket_hook_;  // attribution: socket creators
     std::unique_ptr<FlowExporter> exporter_;
     std::unique_ptr<ServiceMetrics> metrics_;
     bool stopping_ = false;

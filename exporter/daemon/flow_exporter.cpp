@@ -54,7 +54,8 @@ flow::FlowTableConfig table_config(const config::Config& c) {
 }
 
 FlowExporter::FlowExporter(const bpf::FlowProgram& program, const config::Config& config, TimeBaseSource time_base,
-                           std::uint64_t start_ms, IfName ifname, Interfaces interfaces, BuildSinks build_sinks)
+                           std::uint64_t start_ms, IfName ifname, Interfaces interfaces, BuildSinks build_sinks,
+                           OwnerOf owner_of)
     : program_(program),
       config_(config),
       drainer_(program),
@@ -64,7 +65,8 @@ FlowExporter::FlowExporter(const bpf::FlowProgram& program, const config::Config
       start_ms_(start_ms),
       ifname_(std::move(ifname)),
       interfaces_(std::move(interfaces)),
-      build_sinks_(std::move(build_sinks)) {
+      build_sinks_(std::move(build_sinks)),
+      owner_of_(std::move(owner_of)) {
     sinks_ = build_sinks_(config_, start_ms_);
 }
 
@@ -149,6 +151,7 @@ void FlowExporter::deliver(std::uint64_t now_ms, std::uint64_t work_start_ns, st
     ctx.totals = &totals_;
     ctx.summary = &summary;
     ctx.ifname = ifname_;
+    ctx.owner = owner_of_;
     ctx.interfaces = interfaces;
     ctx.final = final;
     // The stats line reports the cycle's own work, measured before it is written.

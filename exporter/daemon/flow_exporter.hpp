@@ -31,11 +31,14 @@ public:
     // is the exporter's start on the wall clock (NetFlow v9 sysUptime 0, IPFIX
     // systemInitTimeMilliseconds).
     using BuildSinks = std::function<SinkList(const config::Config& config, std::uint64_t start_ms)>;
+    // The owner of a socket cookie (attribution), nullptr when unknown.
+    using OwnerOf = std::function<const attribution::Owner*(std::uint64_t cookie)>;
 
     // Throws (ConfigError, std::runtime_error) when an output cannot be opened; nothing is
     // half-built then.
     FlowExporter(const bpf::FlowProgram& program, const config::Config& config, TimeBaseSource time_base,
-                 std::uint64_t start_ms, IfName ifname, Interfaces interfaces, BuildSinks build_sinks);
+                 std::uint64_t start_ms, IfName ifname, Interfaces interfaces, BuildSinks build_sinks,
+                 OwnerOf owner_of = {});
 
     // One cycle: drain the kernel, merge, expire at now_ns (the flow clock), export.
     // now_ms is the wall clock put in export headers.
@@ -82,6 +85,7 @@ private:
     IfName ifname_;
     Interfaces interfaces_;
     BuildSinks build_sinks_;
+    OwnerOf owner_of_;
     SinkList sinks_;
     ExporterTotals totals_;
     ebpfix_counters kernel_at_last_cycle_{};

@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
     set_verbose(cfg.verbose);
     try {
         if (!cfg.pcap_file.empty()) return daemon::run_pcap(cfg);
-        if (cfg.interfaces.empty()) return usage_error("no interface to watch (give one, e.g. 'ebpfix eth0')");
+        if (cfg.interfaces.empty() && cfg.capture != config::CaptureMode::cgroup)
+            return usage_error("no interface to watch (give one, e.g. 'ebpfix eth0')");
         daemon::Daemon d(std::move(cfg));
         return d.run();
     } catch (const config::ConfigError& e) {

@@ -1,6 +1,7 @@
 #include "daemon/outputs.hpp"
 
 #include "sinks/file_sinks.hpp"
+#include "sinks/per_user_log.hpp"
 #include "sinks/udp_collector.hpp"
 
 namespace ebpfix::daemon {
@@ -13,6 +14,7 @@ FlowExporter::SinkList build_outputs(boost::asio::io_context& io, const config::
         s.port = cc.port;
         s.encoder = cc.encoder;
         s.encoder.uptime_origin_ms = start_ms;  // sysUptime counts from the exporter's start
+        s.encoder.sampling_interval = c.sample_interval > 1 ? c.sample_interval : 0;
         out.push_back(std::make_unique<sinks::UdpCollectorSink>(io, s));
     }
     if (c.log_format != config::OutputFormat::none) {
@@ -22,6 +24,7 @@ FlowExporter::SinkList build_outputs(boost::asio::io_context& io, const config::
         lo.max_export_per_cycle = c.max_export_per_cycle;
         out.push_back(std::make_unique<sinks::FlowLogSink>(lo));
     }
+    if (!c.per_user_log.empty()) out.push_back(std::make_unique<sinks::PerUserLogSink>(c.per_user_log));
     if (!c.stats_file.empty())
         out.push_back(std::make_unique<sinks::StatsFileSink>(
             c.stats_file, c.stats_format == config::OutputFormat::json ? sinks::LogFormat::json : sinks::LogFormat::text));

@@ -10,6 +10,7 @@
 #include "bpf/packet_runner.hpp"
 #include "daemon/flow_exporter.hpp"
 #include "daemon/outputs.hpp"
+#include "daemon/settings.hpp"
 #include "common/log.hpp"
 #include "pcap/pcap_reader.hpp"
 
@@ -44,11 +45,13 @@ int run_pcap(const config::Config& config) {
     boost::asio::io_context io;
     // One thread runs the program, so nothing runs while the slots are read: no grace
     // period is needed, and an interval without packets costs nothing.
-    bpf::ProgramOptions options;
-    options.map_entries = config.map_entries;
+    bpf::ProgramOptions options = program_options(config);
+    options.hooks = bpf::HookKinds{};  // the TC program only: it is what BPF_PROG_TEST_RUN runs
     options.time_from_packet = true;
-    options.verbose = config.verbose;
     bpf::FlowProgram program(options);
+    bpf::KernelFilters filters = kernel_filters(config);
+    filters.attribution = false;  // a replay has no sockets
+    bpf::apply_filters(program, filters);
     FlowExporter exporter(
         program, config, [] { return flow::TimeBase{0}; }, origin_ms, [](std::uint32_t) { return std::string("pcap"); },
         [] { return std::vector<ipfix::InterfaceInfo>{}; },

@@ -15,7 +15,7 @@ std::string FlowLogSink::identity() const {
 
 void FlowLogSink::cycle(const CycleContext& ctx) {
     last_export_s_ = static_cast<std::int64_t>(ctx.now_ms / 1000);
-    writer_.write_cycle(ctx.records, ctx.ifname, last_export_s_);
+    writer_.write_cycle(ctx.records, ctx.ifname, last_export_s_, ctx.owner);
     if (ctx.final) writer_.flush_all(last_export_s_);
 }
 

@@ -187,7 +187,7 @@ std::string text_token(std::string_view raw) {
     return out;
 }
 
-std::string format_text(const FlowRecord& r, std::string_view ifname) {
+std::string format_text(const FlowRecord& r, std::string_view ifname, const attribution::Owner* owner) {
     const auto& k = r.key;
     const bool v6 = k.ip_version != 4;
     std::string out;
@@ -215,10 +215,21 @@ std::string format_text(const FlowRecord& r, std::string_view ifname) {
     out += " inner_vlan=";
     append_uint(out, k.inner_vlan_id);
     out += " end_reason=" + end_reason_word(r.end_reason);
+    if (owner != nullptr) {
+        if (!owner->user.empty())
+            out += " user=" + text_token(owner->user);
+        else if (owner->uid)
+            out += " user=" + std::to_string(*owner->uid);
+        if (!owner->comm.empty() || owner->pid) {
+            out += " comm=" + text_token(owner->comm);
+            if (owner->pid) out += "[" + std::to_string(*owner->pid) + "]";
+        }
+    }
     return out;
 }
 
-std::string format_json(const FlowRecord& r, std::string_view ifname, std::int64_t export_time_s) {
+std::string format_json(const FlowRecord& r, std::string_view ifname, std::int64_t export_time_s,
+                        const attribution::Owner* owner) {
     const auto& k = r.key;
     const auto duration_ns = duration_ns_of(r);
     // Go's Duration.Seconds(): whole seconds plus the nanosecond rest / 1e9, then the
@@ -269,6 +280,13 @@ std::string format_json(const FlowRecord& r, std::string_view ifname, std::int64
     num("icmp_type", icmp >> 8);
     num("icmp_code", icmp & 0xff);
     str("end_reason", end_reason_word(r.end_reason));
+    if (owner != nullptr) {
+        if (owner->uid) num("uid", *owner->uid);
+        if (!owner->user.empty()) str("user", owner->user);
+        if (owner->pid) num("pid", *owner->pid);
+        if (!owner->comm.empty()) str("comm", owner->comm);
+        if (!owner->cgroup.empty()) str("cgroup", owner->cgroup);
+    }
     out += '}';
     return out;
 }
@@ -278,17 +296,19 @@ FlowLogWriter::FlowLogWriter(FlowLogOptions options)
 
 FlowLogWriter::~FlowLogWriter() = default;
 
-void FlowLogWriter::enqueue(const FlowRecord& record, std::string ifname) {
+void FlowLogWriter::enqueue(const FlowRecord& record, std::string ifname, const attribution::Owner* owner) {
     if (options_.max_pending > 0 && pending_.size() >= options_.max_pending) {
         pending_.pop_front();
         ++lines_dropped_;
     }
-    pending_.push_back(Pending{record, std::move(ifname)});
+    pending_.push_back(Pending{record, std::move(ifname),
+                               owner ? std::optional<attribution::Owner>(*owner) : std::nullopt});
 }
 
-void FlowLogWriter::append_line(const FlowRecord& record, std::string_view ifname, std::int64_t export_time_s) {
-    block_ += options_.format == LogFormat::json ? format_json(record, ifname, export_time_s)
-                                                 : format_text(record, ifname);
+void FlowLogWriter::append_line(const FlowRecord& record, std::string_view ifname, std::int64_t export_time_s,
+                                const attribution::Owner* owner) {
+    block_ += options_.format == LogFormat::json ? format_json(record, ifname, export_time_s, owner)
+                                                 : format_text(record, ifname, owner);
     block_ += '\n';
 }
 
@@ -315,14 +335,18 @@ std::size_t FlowLogWriter::write_lines(std::size_t count, AppendLine append_nth)
 
 std::size_t FlowLogWriter::write_some(std::size_t limit, std::int64_t export_time_s) {
     const std::size_t written = write_lines(std::min(limit, pending_.size()), [&](std::size_t i) {
-        append_line(pending_[i].record, pending_[i].ifname, export_time_s);
+        append_line(pending_[i].record, pending_[i].ifname, export_time_s,
+                    pending_[i].owner ? &*pending_[i].owner : nullptr);
     });
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(written));
     return written;
 }
 
 std::size_t FlowLogWriter::write_cycle(std::span<const FlowRecord> records, const IfName& ifname,
-                                       std::int64_t export_time_s) {
+                                       std::int64_t export_time_s, const OwnerOf& owner_of) {
+    auto owner = [&](const FlowRecord& r) -> const attribution::Owner* {
+        return owner_of && r.key.owner != 0 ? owner_of(r.key.owner) : nullptr;
+    };
     if (closed_) {
         lines_not_written_ += pending_.size() + records.size();
         pending_.clear();
@@ -334,9 +358,10 @@ std::size_t FlowLogWriter::write_cycle(std::span<const FlowRecord> records, cons
     std::size_t direct = 0;
     if (pending_.empty())
         direct = write_lines(std::min(limit - from_queue, records.size()), [&](std::size_t i) {
-            append_line(records[i], ifname(records[i].key.ifindex), export_time_s);
+            append_line(records[i], ifname(records[i].key.ifindex), export_time_s, owner(records[i]));
         });
-    for (std::size_t i = direct; i < records.size(); ++i) enqueue(records[i], ifname(records[i].key.ifindex));
+    for (std::size_t i = direct; i < records.size(); ++i)
+        enqueue(records[i], ifname(records[i].key.ifindex), owner(records[i]));
     return from_queue + direct;
 }
 

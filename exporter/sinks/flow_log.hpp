@@ -17,11 +17,13 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "attribution/owners.hpp"
 #include "common/flow_types.hpp"
 #include "sinks/append_file.hpp"
 
@@ -49,8 +51,13 @@ std::string json_string(std::string_view raw);
 std::string text_token(std::string_view raw);
 
 // One log line without the trailing newline. export_time_s is flowcap's "timestamp".
-std::string format_text(const FlowRecord& record, std::string_view ifname);
-std::string format_json(const FlowRecord& record, std::string_view ifname, std::int64_t export_time_s);
+// With attribution, the owner of the flow's socket (nullptr: none known) adds
+// " user=NAME comm=COMM[PID]" (text; the parts that are known) or the JSON keys uid,
+// user, pid, comm, cgroup (each absent when unknown).
+std::string format_text(const FlowRecord& record, std::string_view ifname,
+                        const attribution::Owner* owner = nullptr);
+std::string format_json(const FlowRecord& record, std::string_view ifname, std::int64_t export_time_s,
+                        const attribution::Owner* owner = nullptr);
 
 // --- The writer.
 
@@ -73,9 +80,11 @@ public:
     FlowLogWriter& operator=(const FlowLogWriter&) = delete;
 
     using IfName = std::function<std::string(std::uint32_t ifindex)>;
+    // The owner of a socket cookie (FlowKey::owner), or nullptr.
+    using OwnerOf = std::function<const attribution::Owner*(std::uint64_t cookie)>;
 
     // Queues one record (formatted when written, so "timestamp" is the write time).
-    void enqueue(const FlowRecord& record, std::string ifname);
+    void enqueue(const FlowRecord& record, std::string ifname, const attribution::Owner* owner = nullptr);
 
     // One drain cycle: writes at most max_export_per_cycle lines (all if 0), oldest
     // first: the queued ones, then `records` (named with ifname). Lines go out in blocks
@@ -83,7 +92,8 @@ public:
     // counted in write_errors() and its lines stay queued, in order, for the next cycle,
     // as do the lines over the limit. Records written at once are never copied into the
     // queue. Returns the number of lines written.
-    std::size_t write_cycle(std::span<const FlowRecord> records, const IfName& ifname, std::int64_t export_time_s);
+    std::size_t write_cycle(std::span<const FlowRecord> records, const IfName& ifname, std::int64_t export_time_s,
+                            const OwnerOf& owner_of = nullptr);
     std::size_t write_cycle(std::int64_t export_time_s) { return write_cycle({}, nullptr, export_time_s); }
 
     static constexpr std::size_t block_bytes = 64 * 1024;
@@ -110,9 +120,11 @@ private:
     struct Pending {
         FlowRecord record;
         std::string ifname;
+        std::optional<attribution::Owner> owner;
     };
     std::size_t write_some(std::size_t limit, std::int64_t export_time_s);
-    void append_line(const FlowRecord& record, std::string_view ifname, std::int64_t export_time_s);
+    void append_line(const FlowRecord& record, std::string_view ifname, std::int64_t export_time_s,
+                     const attribution::Owner* owner);
     // Writes block_ (whole lines); false, counted, when the write failed.
     bool write_block();
     // Writes lines 0..count-1 (append_nth(i) adds line i to block_) in blocks; stops at

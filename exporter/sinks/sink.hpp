@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "attribution/owners.hpp"
 #include "common/flow_types.hpp"
 #include "flow_abi.h"
 #include "ipfix/flow_encoder.hpp"
@@ -70,6 +71,8 @@ struct CycleContext {
     const ExporterTotals* totals = nullptr;
     const CycleSummary* summary = nullptr;
     std::function<std::string(std::uint32_t)> ifname; // ifindex -> device name
+    // The owner of a socket cookie (FlowKey::owner; attribution), nullptr when unknown.
+    std::function<const attribution::Owner*(std::uint64_t)> owner;
     std::span<const ipfix::InterfaceInfo> interfaces; // every device seen (IPFIX interface table)
     bool final = false;                               // the last cycle: deliver everything now
 };

@@ -293,7 +293,7 @@ BOOST_AUTO_TEST_CASE(command_line_alone_logs_text_to_stdout) {
                "command line (--log): no collector and no flow log: flows would go nowhere; add a [[collector]] or "
                "a log format (log.format)");
     BOOST_TEST(error_text<UsageError>([&] { resolve(parse_without_default(dir, {})); }) ==
-               "no interface to watch: name one (e.g. `ebpfix eth0`) or give --pcap FILE");
+               "no interface to watch: name one (e.g. `ebpfix eth0`), or give --pcap FILE or --cgroup PATH");
     // A capture needs no interface.
     const Config p = resolve(parse_without_default(dir, {"--pcap", "/tmp/in.pcap"}));
     BOOST_TEST(p.pcap_file == "/tmp/in.pcap");
@@ -385,8 +385,8 @@ BOOST_AUTO_TEST_CASE(rules_between_file_and_command_line_name_both_places) {
                      "at command line (--ipfix 127.0.0.1:4739)) (collector[1].address)");
     const std::string no_ifaces = dir.write("c.toml", "[flow]\nidle_timeout = 20\n");
     BOOST_TEST(error_text<ConfigError>([&] { resolve(parse({"-c", no_ifaces.c_str()})); }) ==
-               no_ifaces + ": no interface to watch: set interfaces = [\"eth0\"] or name one on the command line "
-                           "(interfaces)");
+               no_ifaces + ": no interface to watch: set interfaces = [\"eth0\"] (or capture = \"cgroup\") or name "
+                           "one on the command line (interfaces)");
     BOOST_TEST(resolve(parse({"-c", no_ifaces.c_str(), "eth0"})).idle_timeout_ms == 20000u);
 }
 
@@ -442,7 +442,9 @@ BOOST_AUTO_TEST_CASE(help_matches_the_man_page_and_the_parser) {
         "-c", "--config", "-i", "--interface", "--ipfix", "--netflow9", "-n", "-v", "--log", "--json", "--log-file",
         "--max-export-per-cycle", "--stats-file", "--stats-format", "--drain-interval", "--active-timeout",
         "--idle-timeout", "--interval", "-t", "-m", "--max-flows", "--metrics-addr", "-r", "--pcap", "-D",
-        "--verbose", "-d", "--check-config", "-h", "--help", "-V", "--version"};
+        "--verbose", "-d", "--check-config", "-h", "--help", "-V", "--version", "--attach", "--xdp", "--xdp-mode",
+        "--xdp-only", "--cgroup", "--sample", "--sample-algorithm", "--exclude", "--attribution", "--per-user-log",
+        "--timeout", "--summary", "--no-summary", "--dot", "--control"};
     const std::set<std::string> in_help = help_options();
     BOOST_TEST(in_help == expected, boost::test_tools::per_element());
     const std::string man = read_text(EBPFIX_MAN_PAGE);
@@ -457,7 +459,10 @@ BOOST_AUTO_TEST_CASE(help_matches_the_man_page_and_the_parser) {
         {"--log-file", "-"}, {"--stats-file", "/s"}, {"--stats-format", "json"}, {"--drain-interval", "0.5"},
         {"--active-timeout", "9"}, {"--idle-timeout", "9"}, {"--max-flows", "9"}, {"-m", "9"},
         {"--metrics-addr", "127.0.0.1:1"}, {"--pcap", "/p"}, {"-r", "/p"}, {"-n", "127.0.0.1:2055"},
-        {"--max-export-per-cycle", "9"}, {"--interval", "9"}, {"-t", "maxlife=9"}};
+        {"--max-export-per-cycle", "9"}, {"--interval", "9"}, {"-t", "maxlife=9"}, {"--attach", "tcx"},
+        {"--xdp-mode", "native"}, {"--cgroup", "/sys/fs/cgroup"}, {"--sample", "10"}, {"--sample-algorithm", "hash"},
+        {"--exclude", "10.0.0.0/8"}, {"--per-user-log", "/var/log/u"}, {"--timeout", "5s"}, {"--dot", "/g.dot"},
+        {"--control", "/run/c.sock"}};
     for (const std::string& option : in_help) {
         std::vector<const char*> argv{"ebpfix", option.c_str()};
         if (auto it = sample.find(option); it != sample.end()) argv.push_back(it->second.c_str());
@@ -521,7 +526,10 @@ BOOST_AUTO_TEST_CASE(flowcap_single_dash_long_options) {
     BOOST_TEST(usage_error({"-interval"}) == "option '-interval' needs a value (S)");
     BOOST_TEST(usage_error({"-timeout", "0"}) == "-timeout: must be greater than 0 seconds, got 0");
     BOOST_TEST(usage_error({"-json=true"}) == "option '-json' takes no value");
-    BOOST_TEST(usage_error({"--timeout", "5"}) == "unknown option '--timeout' (flowcap's -timeout is --idle-timeout)");
+    // --timeout with two dashes is the run time (command_line_views); flowcap's -timeout stays the idle timeout.
+    BOOST_TEST(!parse({"--timeout", "5"}).idle_timeout_ms.has_value());
+    BOOST_TEST(parse({"-timeout", "5"}).idle_timeout_ms.value() == 5000u);
+    BOOST_TEST(!parse({"-timeout", "5"}).run_timeout_ms.has_value());
     BOOST_TEST(usage_error({"-max-flows", "0"}) == "-max-flows: must be between 1 and 67108864, got 0");
     BOOST_TEST(usage_error({"--interval", "3601"}) == "--interval: must be at most 3600 seconds, got 3601");
     BOOST_TEST(usage_error({"--interval", "-1"}) == "--interval: must be 0 or more seconds, got -1");
@@ -685,7 +693,7 @@ BOOST_AUTO_TEST_CASE(softflowd_errors_say_what_to_use) {
         {"-N", "never puts an interface into promiscuous mode; drop -N"},
         {"-p", "let systemd track it (etc/ebpfix.service); drop -p"},
         {"-P", "ebpfix exports over UDP; TCP transport is planned; drop -P"},
-        {"-s", "packet sampling (softflowd's -s) is planned"},
+        {"-s", "write --sample N (and --sample-algorithm hash for whole flows)"},
         {"-S", "the route to the collector chooses the interface; drop -S"},
         {"-T", "keys every flow on addresses, ports, protocol, interface, direction and VLAN IDs; drop -T"},
         {"-6", "ebpfix always tracks and exports IPv6 flows; drop -6"},
@@ -764,4 +772,338 @@ BOOST_AUTO_TEST_CASE(verbose_is_resolved_and_diffed) {
     BOOST_TEST(diff(quiet, loud) == std::vector<std::string>{"verbose: off -> on"}, boost::test_tools::per_element());
     // A reload re-applies the command line: still verbose.
     BOOST_TEST(reload_config(loud).verbose);
+}
+
+BOOST_AUTO_TEST_CASE(capture_options_and_their_exclusions) {
+    const CommandLine x = parse({"--xdp", "eth0"});
+    BOOST_TEST(x.capture.value() == CaptureMode::xdp);
+    BOOST_TEST(!x.xdp_mode.has_value());
+    BOOST_TEST(!x.xdp_only);
+    BOOST_TEST(x.spellings.at("capture") == "--xdp");
+    // --xdp-mode and --xdp-only imply --xdp.
+    const CommandLine m = parse({"--xdp-mode", "generic", "eth0"});
+    BOOST_TEST(m.capture.value() == CaptureMode::xdp);
+    BOOST_TEST(m.xdp_mode.value() == XdpMode::generic);
+    BOOST_TEST(m.spellings.at("capture") == "--xdp-mode");
+    BOOST_TEST(parse({"--xdp-mode=auto"}).xdp_mode.value() == XdpMode::automatic);
+    const CommandLine o = parse({"--xdp-only", "eth0"});
+    BOOST_TEST(o.capture.value() == CaptureMode::xdp);
+    BOOST_TEST(o.xdp_only);
+    // One dash works as for every long option.
+    const CommandLine d = parse({"-xdp", "-xdp-mode=native", "-xdp-only", "eth0"});
+    BOOST_TEST(d.capture.value() == CaptureMode::xdp);
+    BOOST_TEST(d.xdp_mode.value() == XdpMode::native);
+    BOOST_TEST(d.xdp_only);
+    BOOST_TEST(d.spellings.at("capture") == "-xdp");
+
+    const CommandLine c = parse({"--cgroup", "/sys/fs/cgroup/system.slice"});
+    BOOST_TEST(c.capture.value() == CaptureMode::cgroup);
+    BOOST_TEST(c.cgroup_path.value() == "/sys/fs/cgroup/system.slice");
+    BOOST_TEST(parse({"-cgroup=/sys/fs/cgroup"}).cgroup_path.value() == "/sys/fs/cgroup");
+    BOOST_TEST(!parse({"eth0"}).capture.has_value());
+
+    BOOST_TEST(parse({"--attach", "clsact"}).attach_mode.value() == AttachModeSetting::clsact);
+    BOOST_TEST(parse({"--attach=tcx"}).attach_mode.value() == AttachModeSetting::tcx);
+    BOOST_TEST(parse({"-attach", "auto"}).attach_mode.value() == AttachModeSetting::automatic);
+    BOOST_TEST(!parse({"eth0"}).attach_mode.has_value());
+
+    BOOST_TEST(usage_error({"--attach", "xdp"}) == "--attach: unknown attach mode 'xdp'; expected auto, tcx or clsact");
+    BOOST_TEST(usage_error({"--xdp-mode", "fast"}) ==
+               "--xdp-mode: unknown XDP mode 'fast'; expected auto, native or generic");
+    BOOST_TEST(usage_error({"--xdp=1"}) == "option '--xdp' takes no value");
+    BOOST_TEST(usage_error({"--cgroup"}) == "option '--cgroup' needs a value (PATH)");
+    BOOST_TEST(usage_error({"--cgroup", "sys/fs/cgroup"}) ==
+               "--cgroup: cgroup path 'sys/fs/cgroup' is not absolute; write it from / (e.g. /sys/fs/cgroup)");
+    BOOST_TEST(usage_error({"--cgroup="}) == "--cgroup: cgroup path is empty");
+    // One capture mode per run.
+    BOOST_TEST(usage_error({"--xdp", "--cgroup", "/sys/fs/cgroup"}) ==
+               "--xdp and --cgroup exclude each other: XDP watches devices, cgroup mode watches sockets; choose one");
+    BOOST_TEST(usage_error({"--cgroup", "/sys/fs/cgroup", "--xdp-mode", "native"}) ==
+               "--xdp-mode (which implies --xdp) and --cgroup exclude each other: XDP watches devices, cgroup mode "
+               "watches sockets; choose one");
+    BOOST_TEST(usage_error({"--xdp-only", "--pcap", "x.pcap"}) ==
+               "--xdp-only (which implies --xdp) and --pcap exclude each other: --pcap reads a capture file instead "
+               "of watching devices");
+    BOOST_TEST(usage_error({"-r", "x.pcap", "-xdp"}) ==
+               "-xdp and -r exclude each other: -r reads a capture file instead of watching devices");
+    BOOST_TEST(usage_error({"--cgroup", "/sys/fs/cgroup", "--pcap", "x.pcap"}) ==
+               "--cgroup and --pcap exclude each other: --pcap reads a capture file instead of watching sockets");
+    BOOST_TEST(usage_error({"--cgroup", "/sys/fs/cgroup", "eth0"}) ==
+               "--cgroup: cgroup mode watches sockets, not devices; do not name interfaces with it");
+    BOOST_TEST(usage_error({"-i", "eth0", "-cgroup", "/sys/fs/cgroup"}) ==
+               "-cgroup: cgroup mode watches sockets, not devices; do not name interfaces with it");
+}
+
+BOOST_AUTO_TEST_CASE(capture_options_resolve_over_the_file) {
+    TempDir dir;
+    const std::string file = dir.write("x.toml",
+                                       "interfaces = [\"eth0\", \"eth1\"]\n"
+                                       "capture = \"xdp\"\n"
+                                       "xdp_mode = \"native\"\n"
+                                       "xdp_only = true\n"
+                                       "attach = \"tcx\"\n");
+    const Config f = resolve(parse({"-c", file.c_str()}));
+    BOOST_TEST(f.capture == CaptureMode::xdp);
+    BOOST_TEST(f.xdp_mode == XdpMode::native);
+    BOOST_TEST(f.xdp_only);
+    BOOST_TEST(!f.attribution);
+
+    // --cgroup replaces the devices and drops the file's XDP settings; attribution
+    // defaults to on.
+    const Config c = resolve(parse({"-c", file.c_str(), "--cgroup", "/sys/fs/cgroup"}));
+    BOOST_TEST(c.capture == CaptureMode::cgroup);
+    BOOST_TEST(c.cgroup_path == "/sys/fs/cgroup");
+    BOOST_TEST(c.interfaces.empty());
+    BOOST_TEST(c.origins.count("interfaces") == 0u);
+    BOOST_TEST(c.xdp_mode == XdpMode::automatic);
+    BOOST_TEST(!c.xdp_only);
+    BOOST_TEST(c.origins.count("xdp_mode") == 0u);
+    BOOST_TEST(c.attribution);
+    BOOST_TEST(c.origins.at("capture") == "command line (--cgroup)");
+    BOOST_TEST(c.origins.at("cgroup") == "command line (--cgroup)");
+
+    // --xdp-mode overrides the file's mode and keeps its xdp_only.
+    const Config g = resolve(parse({"-c", file.c_str(), "-xdp-mode", "generic", "--attach", "clsact"}));
+    BOOST_TEST(g.xdp_mode == XdpMode::generic);
+    BOOST_TEST(g.xdp_only);
+    BOOST_TEST(g.origins.at("xdp_mode") == "command line (-xdp-mode)");
+    BOOST_TEST(g.origins.at("capture") == "command line (-xdp-mode)");
+    BOOST_TEST(g.origins.at("xdp_only") == file + ":4:12");
+    BOOST_TEST(g.attach_mode == AttachModeSetting::clsact);
+    BOOST_TEST(g.origins.at("attach") == "command line (--attach)");
+
+    // Cgroup mode needs no device: the command line alone is enough.
+    const Config alone = resolve(parse_without_default(dir, {"--cgroup", "/sys/fs/cgroup/user.slice"}));
+    BOOST_TEST(alone.capture == CaptureMode::cgroup);
+    BOOST_TEST(alone.interfaces.empty());
+    BOOST_TEST(alone.log_format == OutputFormat::text);
+    BOOST_TEST(alone.attribution);
+    BOOST_TEST(resolve(parse_without_default(dir, {"--attribution", "eth0"})).attribution);
+    BOOST_TEST(resolve(parse_without_default(dir, {"--attribution", "eth0"})).origins.at("attribution.enabled") ==
+               "command line (--attribution)");
+    BOOST_TEST(!resolve(parse_without_default(dir, {"--xdp", "eth0"})).attribution);
+
+    // The file's cgroup mode with devices from the command line: both places named.
+    const std::string cgroup = dir.write("c.toml", "capture = \"cgroup\"\n");
+    BOOST_TEST(resolve(parse({"-c", cgroup.c_str()})).interfaces.empty());
+    BOOST_TEST(error_text<ConfigError>([&] { resolve(parse({"-c", cgroup.c_str(), "eth0"})); }) ==
+               "command line (IFACE): cgroup mode watches sockets, not devices: remove the interfaces, or set capture "
+               "to \"tc\" or \"xdp\" (capture = \"cgroup\" set at " + cgroup + ":1:11) (interfaces)");
+    // --xdp on the command line repairs a file that sets xdp_mode alone.
+    const std::string mode_only = dir.write("m.toml", "interfaces = [\"eth0\"]\nxdp_mode = \"native\"\n");
+    BOOST_TEST(error_text<ConfigError>([&] { resolve(parse({"-c", mode_only.c_str()})); }) ==
+               mode_only + ":2:12: xdp_mode applies to capture = \"xdp\" only, and capture is \"tc\" (the default) "
+                           "(xdp_mode)");
+    const Config repaired = resolve(parse({"-c", mode_only.c_str(), "--xdp"}));
+    BOOST_TEST(repaired.capture == CaptureMode::xdp);
+    BOOST_TEST(repaired.xdp_mode == XdpMode::native);
+}
+
+BOOST_AUTO_TEST_CASE(sampling_and_exclude_options) {
+    BOOST_TEST(parse({"--sample", "100"}).sample_interval.value() == 100u);
+    BOOST_TEST(parse({"--sample=1"}).sample_interval.value() == 1u);
+    BOOST_TEST(parse({"-sample", "2147483648"}).sample_interval.value() == 2147483648u);
+    BOOST_TEST(!parse({"eth0"}).sample_interval.has_value());
+    BOOST_TEST(usage_error({"--sample", "0"}) == "--sample: must be between 1 and 2147483648, got 0");
+    BOOST_TEST(usage_error({"--sample", "2147483649"}) == "--sample: must be between 1 and 2147483648, got 2147483649");
+    BOOST_TEST(usage_error({"--sample", "ten"}) == "--sample: 'ten' is not an integer");
+    BOOST_TEST(parse({"--sample-algorithm", "hash"}).sample_algorithm.value() == SampleAlgorithm::hash);
+    BOOST_TEST(parse({"--sample-algorithm=random"}).sample_algorithm.value() == SampleAlgorithm::random);
+    BOOST_TEST(usage_error({"--sample-algorithm", "periodic"}) ==
+               "--sample-algorithm: unknown sampling algorithm 'periodic'; expected random or hash");
+
+    const CommandLine e = parse({"--exclude", "192.168.1.*", "-exclude=2001:db8::1/32", "--exclude", "10.1.2.3/8", "eth0"});
+    BOOST_TEST_REQUIRE(e.exclude.size() == 3u);
+    BOOST_TEST(int(e.exclude[0].family) == 4);
+    BOOST_TEST(int(e.exclude[0].prefix_len) == 24);
+    BOOST_TEST((e.exclude[0].addr == std::array<std::uint8_t, 16>{192, 168, 1, 0}));
+    BOOST_TEST(e.exclude[0].text == "192.168.1.*");
+    BOOST_TEST(int(e.exclude[1].family) == 6);
+    BOOST_TEST(int(e.exclude[1].prefix_len) == 32);
+    BOOST_TEST((e.exclude[1].addr == std::array<std::uint8_t, 16>{0x20, 0x01, 0x0d, 0xb8}));
+    BOOST_TEST((e.exclude[2].addr == std::array<std::uint8_t, 16>{10}));
+    BOOST_TEST(e.exclude[2].text == "10.1.2.3/8");
+    BOOST_TEST(e.exclude_options ==
+               (std::vector<std::string>{"--exclude 192.168.1.*", "-exclude 2001:db8::1/32", "--exclude 10.1.2.3/8"}));
+    BOOST_TEST(usage_error({"--exclude", "10.0.0.0/33"}) ==
+               "--exclude: '10.0.0.0/33': prefix length must be 0 to 32 for IPv4");
+    BOOST_TEST(usage_error({"-exclude", "10.*.1.*"}) ==
+               "-exclude: '10.*.1.*': a '*' octet may only be followed by more '*' octets (192.168.*.* is "
+               "192.168.0.0/16)");
+    BOOST_TEST(usage_error({"--exclude="}) ==
+               "--exclude: exclude entry is empty; expected ADDR/LEN, ADDR or 192.168.1.*");
+
+    TempDir dir;
+    const std::string file = dir.write("e.toml",
+                                       "interfaces = [\"eth0\"]\n"
+                                       "[sampling]\ninterval = 10\nalgorithm = \"hash\"\n"
+                                       "[filter]\nexclude = [\"10.0.0.0/8\", \"172.16.0.0/12\"]\n");
+    const Config f = resolve(parse({"-c", file.c_str()}));
+    BOOST_TEST(f.sample_interval == 10u);
+    BOOST_TEST(f.sample_algorithm == SampleAlgorithm::hash);
+    BOOST_TEST(f.exclude.size() == 2u);
+    // The command line replaces the file's list, and is named in errors per entry.
+    const Config c = resolve(parse({"-c", file.c_str(), "--exclude", "::1", "--sample", "1", "--sample-algorithm",
+                                    "random"}));
+    BOOST_TEST_REQUIRE(c.exclude.size() == 1u);
+    BOOST_TEST(c.exclude[0].text == "::1");
+    BOOST_TEST(c.sample_interval == 1u);
+    BOOST_TEST(c.sample_algorithm == SampleAlgorithm::random);
+    BOOST_TEST(c.origins.at("filter.exclude") == "command line (--exclude)");
+    BOOST_TEST(c.origins.at("filter.exclude[0]") == "command line (--exclude ::1)");
+    BOOST_TEST(c.origins.count("filter.exclude[1]") == 0u);
+    BOOST_TEST(c.origins.at("sampling.interval") == "command line (--sample)");
+    BOOST_TEST(c.origins.at("sampling.algorithm") == "command line (--sample-algorithm)");
+
+    // 4096 entries per family fit; the 4097th IPv4 entry is named by its option.
+    std::vector<std::string> words;
+    for (int i = 0; i <= 4096; ++i) {
+        words.push_back("--exclude");
+        words.push_back("10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24");
+    }
+    words.push_back("eth0");
+    std::vector<const char*> argv{"ebpfix"};
+    for (const auto& w : words) argv.push_back(w.c_str());
+    CommandLine many = parse_command_line(int(argv.size()), argv.data());
+    many.config_file = dir.path() + "/absent.toml";
+    BOOST_TEST(error_text<ConfigError>([&] { resolve(many); }) ==
+               "command line (--exclude 10.16.0.0/24): more than 4096 IPv4 entries in filter.exclude (the size of the "
+               "kernel's exclude map) (filter.exclude[4096])");
+    many.exclude.pop_back();
+    BOOST_TEST(resolve(many).exclude.size() == 4096u);
+}
+
+BOOST_AUTO_TEST_CASE(attribution_and_view_options) {
+    BOOST_TEST(parse({"--attribution"}).attribution);
+    BOOST_TEST(!parse({"eth0"}).attribution);
+    BOOST_TEST(usage_error({"--attribution=no"}) == "option '--attribution' takes no value");
+    BOOST_TEST(parse({"--per-user-log", "/var/log/ebpfix/users"}).per_user_log.value() == "/var/log/ebpfix/users");
+    BOOST_TEST(parse({"--per-user-log="}).per_user_log.value() == "");
+    BOOST_TEST(parse({"--dot", "/tmp/g.dot"}).dot_file.value() == "/tmp/g.dot");
+    BOOST_TEST(parse({"-dot=/tmp/g.dot"}).dot_file.value() == "/tmp/g.dot");  // not -d with "ot=..."
+    BOOST_TEST(parse({"--dot="}).dot_file.value() == "");
+    BOOST_TEST(parse({"--control", "/run/x.sock"}).control_socket.value() == "/run/x.sock");
+    BOOST_TEST(parse({"--control="}).control_socket.value() == "");
+    BOOST_TEST(usage_error({"--control", "x.sock"}) ==
+               "--control: control socket path 'x.sock' is not absolute; write it from / (e.g. "
+               "/run/ebpfix/control.sock), or \"\" for none");
+
+    // --summary / --no-summary: the later one wins; unset, the daemon decides.
+    BOOST_TEST(!parse({"eth0"}).summary.has_value());
+    BOOST_TEST(parse({"--summary"}).summary.value());
+    BOOST_TEST(!parse({"--no-summary"}).summary.value());
+    BOOST_TEST(!parse({"--summary", "--no-summary"}).summary.value());
+    BOOST_TEST(parse({"--no-summary", "-summary"}).summary.value());
+
+    // --json keeps flowcap's meaning and also asks for a JSON summary; a later --log undoes both.
+    const CommandLine j = parse({"--json"});
+    BOOST_TEST(j.json);
+    BOOST_TEST(j.log_format.value() == OutputFormat::json);
+    BOOST_TEST(j.stats_format.value() == OutputFormat::json);
+    BOOST_TEST(parse({"-json"}).json);
+    BOOST_TEST(!parse({"--json", "--log", "text"}).json);
+    BOOST_TEST(parse({"--log", "text", "--json"}).json);
+    BOOST_TEST(!parse({"eth0"}).json);
+
+    TempDir dir;
+    const Config c = resolve(parse_without_default(dir, {"--per-user-log", "/var/log/u", "--dot", "/tmp/g.dot",
+                                                         "--control", "", "-json", "--summary", "eth0"}));
+    BOOST_TEST(c.per_user_log == "/var/log/u");
+    BOOST_TEST(c.dot_file == "/tmp/g.dot");
+    BOOST_TEST(c.control_socket == "");
+    BOOST_TEST(c.json);
+    BOOST_TEST(c.summary.value());
+    BOOST_TEST(c.origins.at("log.per_user") == "command line (--per-user-log)");
+    BOOST_TEST(c.origins.at("graph.dot") == "command line (--dot)");
+    BOOST_TEST(c.origins.at("control") == "command line (--control)");
+    BOOST_TEST(c.origins.at("json") == "command line (-json)");
+    BOOST_TEST(c.origins.at("summary") == "command line (--summary)");
+    BOOST_TEST(resolve(parse_without_default(dir, {"--no-summary", "eth0"})).origins.at("summary") ==
+               "command line (--no-summary)");
+    const Config d = resolve(parse_without_default(dir, {"eth0"}));
+    BOOST_TEST(d.control_socket == "/run/ebpfix/control.sock");
+    BOOST_TEST(!d.summary.has_value());
+    BOOST_TEST(!d.json);
+}
+
+BOOST_AUTO_TEST_CASE(timeout_takes_seconds_and_go_durations) {
+    const std::vector<std::pair<std::string, std::uint64_t>> durations = {
+        {"10", 10000},         {"0.5", 500},        {"500ms", 500},      {"5s", 5000},       {"1m30s", 90000},
+        {"2h", 7200000},       {"1.5h", 5400000},   {"1h2m3s", 3723000}, {"1500us", 2},      {"2000000ns", 2},
+        {"1500\u00b5s", 2},    {"720h", 2592000000}, {"2592000", 2592000000}, {"90s100ms", 90100}};
+    for (const auto& [text, ms] : durations) {
+        const std::string arg = "--timeout=" + text;
+        BOOST_TEST(parse({arg.c_str()}).run_timeout_ms.value() == ms, text);
+    }
+    BOOST_TEST(parse({"--timeout", "5s"}).spellings.at("timeout") == "--timeout");
+    BOOST_TEST(!parse({"eth0"}).run_timeout_ms.has_value());
+
+    const std::string advice = " is not a duration; write seconds (10, 0.5) or a Go duration like 500ms, 5s, 1m30s or 2h";
+    for (const char* bad : {"5x", "", "1m30", "s", "5 s", "-5s", "1..5s", "5S"})
+        BOOST_TEST(usage_error({"--timeout", bad}) == "--timeout: '" + std::string(bad) + "'" + advice, bad);
+    BOOST_TEST(usage_error({"--timeout", "0"}) == "--timeout: must be greater than 0 seconds, got 0");
+    BOOST_TEST(usage_error({"--timeout", "0s"}) == "--timeout: must be greater than 0 seconds, got 0");
+    BOOST_TEST(usage_error({"--timeout", "-5"}) == "--timeout: must be greater than 0 seconds, got -5");
+    BOOST_TEST(usage_error({"--timeout", "721h"}) == "--timeout: must be at most 2592000 seconds, got 2595600");
+    BOOST_TEST(usage_error({"--timeout", "100us"}) ==
+               "--timeout: must be at least 0.001 seconds (1 ms), got 0.0001");
+    BOOST_TEST(usage_error({"--timeout", "nan"}) == "--timeout: must be a finite number of seconds, got nan");
+    BOOST_TEST(usage_error({"--timeout"}) == "option '--timeout' needs a value (DURATION)");
+}
+
+BOOST_AUTO_TEST_CASE(a_timed_run_prints_its_summary_instead_of_the_log) {
+    TempDir dir;
+    // No collector, no log format, no log file: the summary is the output.
+    const Config t = resolve(parse_without_default(dir, {"--timeout", "10", "eth0"}));
+    BOOST_TEST(t.run_timeout_ms == 10000u);
+    BOOST_TEST(t.origins.at("timeout") == "command line (--timeout)");
+    BOOST_TEST(t.log_format == OutputFormat::none);
+    BOOST_TEST(!t.summary.has_value());
+    BOOST_TEST(t.origins.count("log.format") == 0u);
+    // Any of them brings the usual defaults back.
+    BOOST_TEST(resolve(parse_without_default(dir, {"--timeout", "10", "--log-file", "/tmp/f", "eth0"})).log_format ==
+               OutputFormat::text);
+    BOOST_TEST(resolve(parse_without_default(dir, {"--timeout", "10", "--log", "json", "eth0"})).log_format ==
+               OutputFormat::json);
+    BOOST_TEST(resolve(parse_without_default(dir, {"--timeout", "10", "--ipfix", "127.0.0.1:4739", "eth0"}))
+                   .log_format == OutputFormat::none);
+    BOOST_TEST(resolve(parse_without_default(dir, {"--timeout", "10", "--ipfix", "127.0.0.1:4739", "--log-file",
+                                                   "/tmp/f", "eth0"}))
+                   .log_format == OutputFormat::text);
+    // Without a summary the log stays the output.
+    BOOST_TEST(resolve(parse_without_default(dir, {"--timeout", "10", "--no-summary", "eth0"})).log_format ==
+               OutputFormat::text);
+    BOOST_TEST(resolve(parse_without_default(dir, {"--timeout", "10", "--summary", "eth0"})).log_format ==
+               OutputFormat::none);
+    // The same from a file's log settings: a log file there keeps the text log.
+    const std::string file = dir.write("t.toml", "interfaces = [\"eth0\"]\n[log]\nfile = \"/tmp/flows\"\n");
+    BOOST_TEST(resolve(parse({"-c", file.c_str(), "--timeout", "1m"})).log_format == OutputFormat::text);
+    // --log none is fine when a summary takes the flows, not otherwise.
+    BOOST_TEST(resolve(parse_without_default(dir, {"--log", "none", "--summary", "eth0"})).log_format ==
+               OutputFormat::none);
+    BOOST_TEST(resolve(parse_without_default(dir, {"--log", "none", "--timeout", "5s", "eth0"})).log_format ==
+               OutputFormat::none);
+    BOOST_TEST(error_text<ConfigError>([&] {
+                   resolve(parse_without_default(dir, {"--timeout", "10", "--no-summary", "--log", "none", "eth0"}));
+               }) == "command line (--log): no collector and no flow log: flows would go nowhere; add a [[collector]] "
+                     "or a log format (log.format)");
+    // A timed JSON run: the log as asked, the summary as JSON.
+    const Config j = resolve(parse_without_default(dir, {"--timeout", "5s", "--json", "eth0"}));
+    BOOST_TEST(j.log_format == OutputFormat::json);
+    BOOST_TEST(j.json);
+}
+
+BOOST_AUTO_TEST_CASE(check_environment_names_the_new_options) {
+    TempDir dir;
+    const Config c = resolve(parse_without_default(
+        dir, {"--cgroup", dir.path().c_str(), "--per-user-log", (dir.path() + "/absent").c_str(), "--control", ""}));
+    const std::vector<Problem> problems = check_environment(c);
+    BOOST_TEST_REQUIRE(problems.size() == 2u);
+    BOOST_TEST((problems[0].severity == Problem::Severity::error));
+    BOOST_TEST(problems[0].message.starts_with("command line (--cgroup): cgroup '" + dir.path() +
+                                               "': not a cgroup v2 directory ("),
+               problems[0].message);
+    BOOST_TEST((problems[1].severity == Problem::Severity::error));
+    BOOST_TEST(problems[1].message == "command line (--per-user-log): per-user log directory '" + dir.path() +
+                                          "/absent': No such file or directory (log.per_user)");
 }

@@ -5,9 +5,14 @@
 
 #include <unistd.h>
 
+#include <array>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -40,6 +45,48 @@ std::string validate_error(const Config& config) {
 
 // A collector so that a snippet does not also trip the "flows go nowhere" rule.
 const std::string collector = "[[collector]]\naddress = \"127.0.0.1:4739\"\n";
+
+// The 16 address bytes of a Cidr, the rest zero.
+std::array<std::uint8_t, 16> bytes(std::initializer_list<int> leading) {
+    std::array<std::uint8_t, 16> out{};
+    std::size_t i = 0;
+    for (int b : leading) out[i++] = std::uint8_t(b);
+    return out;
+}
+
+// The error of one exclude entry, which sits at t.toml:2:12.
+std::string exclude_error(const std::string& entry) {
+    return error_of("[filter]\nexclude = [\"" + entry + "\"]\n");
+}
+
+// A private directory, removed at the end of the test.
+class TempDir {
+public:
+    TempDir() {
+        char name[] = "/tmp/ebpfix-config-test-XXXXXX";
+        if (::mkdtemp(name) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path_ = name;
+    }
+    ~TempDir() { std::filesystem::remove_all(path_); }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+// A mounted cgroup v2 hierarchy from /proc/self/mounts, if there is one.
+std::optional<std::string> cgroup2_mount() {
+    std::ifstream mounts("/proc/self/mounts");
+    std::string line;
+    while (std::getline(mounts, line)) {
+        std::istringstream fields(line);
+        std::string device, dir, type;
+        if (fields >> device >> dir >> type && type == "cgroup2") return dir;
+    }
+    return std::nullopt;
+}
 
 }  // namespace
 
@@ -87,6 +134,36 @@ BOOST_AUTO_TEST_CASE(example_file_parses_to_every_documented_value) {
     BOOST_TEST(c.metrics_listen == "127.0.0.1:9090");
     BOOST_TEST(c.user == "");  // commented out in the example: the systemd unit sets User=
     BOOST_TEST(c.pcap_file == "");
+
+    // Capture, sampling, filters, attribution and views: the defaults, spelled out or
+    // commented out where a value would not work on every machine.
+    BOOST_TEST(c.capture == CaptureMode::tc);
+    BOOST_TEST(c.origins.count("capture") == 1u);
+    BOOST_TEST(c.xdp_mode == XdpMode::automatic);
+    BOOST_TEST(c.origins.count("xdp_mode") == 0u);  // an error without capture = "xdp"
+    BOOST_TEST(!c.xdp_only);
+    BOOST_TEST(c.origins.count("xdp_only") == 0u);
+    // The default cgroup is the machine's cgroup v2 root (unified or hybrid layout).
+    BOOST_TEST(c.cgroup_path == (cgroup2_root().empty() ? "/sys/fs/cgroup" : cgroup2_root()));
+    BOOST_TEST(c.control_socket == "/run/ebpfix/control.sock");
+    BOOST_TEST(c.control_group == "ebpfix");
+    BOOST_TEST(c.sample_interval == 1u);
+    BOOST_TEST(c.sample_algorithm == SampleAlgorithm::random);
+    BOOST_TEST(c.origins.count("sampling.algorithm") == 1u);
+    BOOST_TEST(c.exclude.empty());
+    BOOST_TEST(c.origins.count("filter.exclude") == 1u);
+    BOOST_TEST(!c.attribution);  // commented out: the default follows the capture mode
+    BOOST_TEST(c.origins.count("attribution.enabled") == 0u);
+    BOOST_TEST(c.ipfix_enterprise == 0u);
+    BOOST_TEST(c.per_user_log == "");
+    BOOST_TEST(!c.metrics_per_user);
+    BOOST_TEST(!c.metrics_per_cgroup);
+    BOOST_TEST(c.metrics_label_limit == 1000u);
+    BOOST_TEST(c.origins.count("metrics.label_limit") == 1u);
+    BOOST_TEST(c.dot_file == "");
+    BOOST_TEST(c.run_timeout_ms == 0u);
+    BOOST_TEST(!c.summary.has_value());
+    BOOST_TEST(!c.json);
 }
 
 BOOST_AUTO_TEST_CASE(empty_file_gives_defaults_and_the_text_log) {
@@ -111,6 +188,26 @@ BOOST_AUTO_TEST_CASE(empty_file_gives_defaults_and_the_text_log) {
     BOOST_TEST(c.stats_format == OutputFormat::text);
     BOOST_TEST(c.metrics_listen == "");
     BOOST_TEST(c.user == "");
+    BOOST_TEST(c.capture == CaptureMode::tc);
+    BOOST_TEST(c.xdp_mode == XdpMode::automatic);
+    BOOST_TEST(!c.xdp_only);
+    // The default cgroup is the machine's cgroup v2 root (unified or hybrid layout).
+    BOOST_TEST(c.cgroup_path == (cgroup2_root().empty() ? "/sys/fs/cgroup" : cgroup2_root()));
+    BOOST_TEST(c.sample_interval == 1u);
+    BOOST_TEST(c.sample_algorithm == SampleAlgorithm::random);
+    BOOST_TEST(c.exclude.empty());
+    BOOST_TEST(!c.attribution);
+    BOOST_TEST(c.ipfix_enterprise == 0u);
+    BOOST_TEST(c.per_user_log == "");
+    BOOST_TEST(!c.metrics_per_user);
+    BOOST_TEST(!c.metrics_per_cgroup);
+    BOOST_TEST(c.metrics_label_limit == 1000u);
+    BOOST_TEST(c.control_socket == "/run/ebpfix/control.sock");
+    BOOST_TEST(c.control_group == "ebpfix");
+    BOOST_TEST(c.run_timeout_ms == 0u);
+    BOOST_TEST(!c.summary.has_value());
+    BOOST_TEST(!c.json);
+    BOOST_TEST(c.dot_file == "");
     BOOST_TEST(c.origins.empty());
 }
 
@@ -202,8 +299,9 @@ BOOST_AUTO_TEST_CASE(toml_syntax_errors_carry_the_parser_position) {
 
 BOOST_AUTO_TEST_CASE(unknown_keys_at_every_level) {
     BOOST_TEST(error_of("interface = [\"eth0\"]\n") ==
-               "t.toml:1:1: unknown key 'interface'; expected one of: interfaces, attach, flow, collector, log, "
-               "stats, metrics, privileges (interface)");
+               "t.toml:1:1: unknown key 'interface'; expected one of: interfaces, attach, capture, xdp_mode, "
+               "xdp_only, cgroup, control, control_group, flow, sampling, filter, collector, log, stats, metrics, "
+               "attribution, graph, privileges (interface)");
     BOOST_TEST(error_of("[flow]\nidle_timeout = 5\n  idle = 5\n") ==
                "t.toml:3:3: unknown key 'idle'; expected one of: drain_interval, idle_timeout, active_timeout, "
                "export_interval, tcp_fin_linger, max_flows, map_entries (flow.idle)");
@@ -211,17 +309,19 @@ BOOST_AUTO_TEST_CASE(unknown_keys_at_every_level) {
                "t.toml:5:1: unknown key 'port'; expected one of: protocol, address, observation_domain, "
                "template_refresh, template_refresh_messages, max_message_size (collector[1].port)");
     BOOST_TEST(error_of("[log]\nformat = \"text\"\nfiles = \"-\"\n") ==
-               "t.toml:3:1: unknown key 'files'; expected one of: format, file, max_export_per_cycle (log.files)");
+               "t.toml:3:1: unknown key 'files'; expected one of: format, file, max_export_per_cycle, per_user (log.files)");
     BOOST_TEST(error_of("[stats]\nevery = 1\n") ==
                "t.toml:2:1: unknown key 'every'; expected one of: file, format (stats.every)");
     BOOST_TEST(error_of("[metrics]\naddress = \"127.0.0.1:9090\"\n") ==
-               "t.toml:2:1: unknown key 'address'; expected one of: listen (metrics.address)");
+               "t.toml:2:1: unknown key 'address'; expected one of: listen, per_user, per_cgroup, label_limit "
+               "(metrics.address)");
     BOOST_TEST(error_of("[privileges]\ngroup = \"x\"\n") ==
                "t.toml:2:1: unknown key 'group'; expected one of: user (privileges.group)");
     // Control characters in a quoted key are shown escaped: the message stays one line.
     BOOST_TEST(error_of("\"a\\nb\" = 1\n") ==
-               "t.toml:1:1: unknown key 'a\\x0ab'; expected one of: interfaces, attach, flow, collector, log, "
-               "stats, metrics, privileges (a\\x0ab)");
+               "t.toml:1:1: unknown key 'a\\x0ab'; expected one of: interfaces, attach, capture, xdp_mode, "
+               "xdp_only, cgroup, control, control_group, flow, sampling, filter, collector, log, stats, metrics, "
+               "attribution, graph, privileges (a\\x0ab)");
     // A sub-table nobody reads is an unknown key too.
     BOOST_TEST(error_of("[flow.v6]\nidle_timeout = 5\n") ==
                "t.toml:1:7: unknown key 'v6'; expected one of: drain_interval, idle_timeout, active_timeout, "
@@ -509,7 +609,8 @@ BOOST_AUTO_TEST_CASE(diff_lists_each_change) {
 
 BOOST_AUTO_TEST_CASE(check_environment_finds_what_start_would_miss) {
     // A good configuration: nothing to report. Numeric hosts resolve without a query.
-    const Config good = parse_config_text("interfaces = [\"lo\"]\n"
+    // control_group names a group every machine has (the default "ebpfix" may be missing).
+    const Config good = parse_config_text("interfaces = [\"lo\"]\ncontrol_group = \"root\"\n"
                                           "[[collector]]\naddress = \"127.0.0.1:4739\"\n"
                                           "[[collector]]\naddress = \"[::1]:2055\"\n"
                                           "[metrics]\nlisten = \"127.0.0.1:9090\"\n"
@@ -528,7 +629,7 @@ BOOST_AUTO_TEST_CASE(check_environment_finds_what_start_would_miss) {
         if (host == "no-such-host.invalid") return "Name or service not known";
         return resolve_with_getaddrinfo(host, port, stream);
     };
-    const Config bad = parse_config_text("interfaces = [\"lo\", \"ebpfix-nodev0\"]\n"
+    const Config bad = parse_config_text("interfaces = [\"lo\", \"ebpfix-nodev0\"]\ncontrol = \"\"\n"
                                          "[[collector]]\naddress = \"no-such-host.invalid:2055\"\n"
                                          "[[collector]]\naddress = \"127.0.0.1:4739\"\n"
                                          "[metrics]\nlisten = \"no-such-host.invalid:9090\"\n"
@@ -540,13 +641,13 @@ BOOST_AUTO_TEST_CASE(check_environment_finds_what_start_would_miss) {
     BOOST_TEST(problems[0].message == "b.toml:1:21: interface 'ebpfix-nodev0' is not present now; ebpfix attaches to "
                                       "it when it appears (interfaces[1])");
     BOOST_TEST((problems[1].severity == Problem::Severity::error));
-    BOOST_TEST(problems[1].message == "b.toml:3:11: collector no-such-host.invalid:2055: cannot resolve "
+    BOOST_TEST(problems[1].message == "b.toml:4:11: collector no-such-host.invalid:2055: cannot resolve "
                                       "'no-such-host.invalid': Name or service not known (collector[0].address)");
     BOOST_TEST((problems[2].severity == Problem::Severity::error));
-    BOOST_TEST(problems[2].message == "b.toml:7:10: metrics address 'no-such-host.invalid:9090': cannot resolve "
+    BOOST_TEST(problems[2].message == "b.toml:8:10: metrics address 'no-such-host.invalid:9090': cannot resolve "
                                       "'no-such-host.invalid': Name or service not known (metrics.listen)");
     BOOST_TEST((problems[3].severity == Problem::Severity::error));
-    BOOST_TEST(problems[3].message == "b.toml:9:8: user 'ebpfix-no-such-user': no such user (privileges.user)");
+    BOOST_TEST(problems[3].message == "b.toml:10:8: user 'ebpfix-no-such-user': no such user (privileges.user)");
     // Collectors are looked up for UDP, the listener for TCP.
     BOOST_TEST(asked == (std::vector<std::string>{"no-such-host.invalid:2055/udp", "127.0.0.1:4739/udp",
                                                   "no-such-host.invalid:9090/tcp"}),
@@ -568,4 +669,492 @@ BOOST_AUTO_TEST_CASE(check_environment_finds_what_start_would_miss) {
     BOOST_TEST_REQUIRE(cli_problems.size() == 1u);
     BOOST_TEST(cli_problems[0].message == "command line (IFACE): interface 'ebpfix-nodev1' is not present now; ebpfix "
                                           "attaches to it when it appears (interfaces[0])");
+}
+
+BOOST_AUTO_TEST_CASE(capture_sampling_filter_attribution_views_values_and_origins) {
+    const Config c = parse_config_text("capture = \"xdp\"\n"
+                                       "xdp_mode = \"native\"\n"
+                                       "xdp_only = true\n"
+                                       "cgroup = \"/sys/fs/cgroup/system.slice\"\n"
+                                       "control = \"/run/x/ctl.sock\"\n"
+                                       "control_group = \"adm\"\n"
+                                       "[sampling]\n"
+                                       "interval = 2147483648\n"
+                                       "algorithm = \"hash\"\n"
+                                       "[filter]\n"
+                                       "exclude = [\"10.0.0.0/8\", \"2001:db8::/32\"]\n"
+                                       "[log]\n"
+                                       "per_user = \"/var/log/ebpfix/users\"\n"
+                                       "[metrics]\n"
+                                       "per_user = true\n"
+                                       "per_cgroup = true\n"
+                                       "label_limit = 100000\n"
+                                       "[attribution]\n"
+                                       "enabled = true\n"
+                                       "ipfix_enterprise = 4294967295\n"
+                                       "[graph]\n"
+                                       "dot = \"/tmp/flows.dot\"\n" +
+                                           collector,
+                                       "n.toml");
+    BOOST_TEST(c.capture == CaptureMode::xdp);
+    BOOST_TEST(c.xdp_mode == XdpMode::native);
+    BOOST_TEST(c.xdp_only);
+    BOOST_TEST(c.cgroup_path == "/sys/fs/cgroup/system.slice");
+    BOOST_TEST(c.control_socket == "/run/x/ctl.sock");
+    BOOST_TEST(c.control_group == "adm");
+    BOOST_TEST(c.sample_interval == 2147483648u);
+    BOOST_TEST(c.sample_algorithm == SampleAlgorithm::hash);
+    BOOST_TEST_REQUIRE(c.exclude.size() == 2u);
+    BOOST_TEST(c.exclude[1].text == "2001:db8::/32");
+    BOOST_TEST(c.per_user_log == "/var/log/ebpfix/users");
+    BOOST_TEST(c.metrics_per_user);
+    BOOST_TEST(c.metrics_per_cgroup);
+    BOOST_TEST(c.metrics_label_limit == 100000u);
+    BOOST_TEST(c.attribution);
+    BOOST_TEST(c.ipfix_enterprise == 4294967295u);
+    BOOST_TEST(c.dot_file == "/tmp/flows.dot");
+
+    BOOST_TEST(c.origins.at("capture") == "n.toml:1:11");
+    BOOST_TEST(c.origins.at("xdp_mode") == "n.toml:2:12");
+    BOOST_TEST(c.origins.at("xdp_only") == "n.toml:3:12");
+    BOOST_TEST(c.origins.at("cgroup") == "n.toml:4:10");
+    BOOST_TEST(c.origins.at("control") == "n.toml:5:11");
+    BOOST_TEST(c.origins.at("control_group") == "n.toml:6:17");
+    BOOST_TEST(c.origins.at("sampling.interval") == "n.toml:8:12");
+    BOOST_TEST(c.origins.at("sampling.algorithm") == "n.toml:9:13");
+    BOOST_TEST(c.origins.at("filter.exclude") == "n.toml:11:11");
+    BOOST_TEST(c.origins.at("filter.exclude[0]") == "n.toml:11:12");
+    BOOST_TEST(c.origins.at("filter.exclude[1]") == "n.toml:11:26");
+    BOOST_TEST(c.origins.at("log.per_user") == "n.toml:13:12");
+    BOOST_TEST(c.origins.at("metrics.per_user") == "n.toml:15:12");
+    BOOST_TEST(c.origins.at("metrics.per_cgroup") == "n.toml:16:14");
+    BOOST_TEST(c.origins.at("metrics.label_limit") == "n.toml:17:15");
+    BOOST_TEST(c.origins.at("attribution.enabled") == "n.toml:19:11");
+    BOOST_TEST(c.origins.at("attribution.ipfix_enterprise") == "n.toml:20:20");
+    BOOST_TEST(c.origins.at("graph.dot") == "n.toml:22:7");
+
+    // "" turns the control socket, the per-user logs and the graph off; 1 is no sampling.
+    const Config off = parse_config_text("control = \"\"\n[sampling]\ninterval = 1\n[log]\nper_user = \"\"\n"
+                                         "[graph]\ndot = \"\"\n",
+                                         "t.toml");
+    BOOST_TEST(off.control_socket == "");
+    BOOST_TEST(off.sample_interval == 1u);
+    BOOST_TEST(off.per_user_log == "");
+    BOOST_TEST(off.dot_file == "");
+    // Every capture mode and XDP mode by its word.
+    BOOST_TEST(parse_config_text("capture = \"tc\"\n", "t.toml").capture == CaptureMode::tc);
+    BOOST_TEST(parse_config_text("capture = \"cgroup\"\n", "t.toml").capture == CaptureMode::cgroup);
+    BOOST_TEST(parse_config_text("capture = \"xdp\"\nxdp_mode = \"generic\"\n", "t.toml").xdp_mode == XdpMode::generic);
+    BOOST_TEST(parse_config_text("capture = \"xdp\"\nxdp_mode = \"auto\"\n", "t.toml").xdp_mode == XdpMode::automatic);
+    BOOST_TEST(parse_config_text("[sampling]\nalgorithm = \"random\"\n", "t.toml").sample_algorithm ==
+               SampleAlgorithm::random);
+}
+
+BOOST_AUTO_TEST_CASE(attribution_default_follows_the_capture_mode) {
+    BOOST_TEST(!parse_config_text("", "t.toml").attribution);
+    BOOST_TEST(!parse_config_text("capture = \"xdp\"\n", "t.toml").attribution);
+    const Config cgroup = parse_config_text("capture = \"cgroup\"\n", "t.toml");
+    BOOST_TEST(cgroup.attribution);
+    BOOST_TEST(cgroup.origins.count("attribution.enabled") == 0u);
+    // Set in the file, the file wins in either mode.
+    BOOST_TEST(!parse_config_text("capture = \"cgroup\"\n[attribution]\nenabled = false\n", "t.toml").attribution);
+    BOOST_TEST(parse_config_text("capture = \"tc\"\n[attribution]\nenabled = true\n", "t.toml").attribution);
+}
+
+BOOST_AUTO_TEST_CASE(exclude_entries_parse_to_exact_prefixes) {
+    const Config c = parse_config_text(collector + "[filter]\nexclude = [\"10.1.2.3/8\", \"192.168.255.255/17\", \"192.168.1.*\", "
+                                       "\"10.*\", \"172.16.*.*\", \"198.51.100.7\", \"0.0.0.0/0\", \"*\", "
+                                       "\"2001:db8::1/32\", \"2001:db8:1234:567f::/61\", \"fe80::1/10\", \"::1\", "
+                                       "\"::/0\", \"10.0.0.0/8\", \"10.0.0.0/8\"]\n",
+                                       "t.toml");
+    struct Expected {
+        std::string text;
+        int family;
+        std::array<std::uint8_t, 16> addr;
+        int prefix_len;
+    };
+    const std::vector<Expected> expected = {
+        {"10.1.2.3/8", 4, bytes({10}), 8},  // host bits set: accepted, zeroed
+        {"192.168.255.255/17", 4, bytes({192, 168, 128}), 17},
+        {"192.168.1.*", 4, bytes({192, 168, 1}), 24},
+        {"10.*", 4, bytes({10}), 8},
+        {"172.16.*.*", 4, bytes({172, 16}), 16},
+        {"198.51.100.7", 4, bytes({198, 51, 100, 7}), 32},
+        {"0.0.0.0/0", 4, bytes({}), 0},
+        {"*", 4, bytes({}), 0},
+        {"2001:db8::1/32", 6, bytes({0x20, 0x01, 0x0d, 0xb8}), 32},
+        {"2001:db8:1234:567f::/61", 6, bytes({0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34, 0x56, 0x78}), 61},
+        {"fe80::1/10", 6, bytes({0xfe, 0x80}), 10},
+        {"::1", 6, bytes({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}), 128},
+        {"::/0", 6, bytes({}), 0},
+        {"10.0.0.0/8", 4, bytes({10}), 8},  // duplicates are fine
+        {"10.0.0.0/8", 4, bytes({10}), 8},
+    };
+    BOOST_TEST_REQUIRE(c.exclude.size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const Cidr& got = c.exclude[i];
+        BOOST_TEST(got.text == expected[i].text);
+        BOOST_TEST(int(got.family) == expected[i].family, expected[i].text);
+        BOOST_TEST(got.addr == expected[i].addr, expected[i].text);
+        BOOST_TEST(int(got.prefix_len) == expected[i].prefix_len, expected[i].text);
+    }
+    // The diff shows entries as written.
+    Config before = parse_config_text(collector, "t.toml");
+    BOOST_TEST(diff(before, c).at(0) ==
+               "filter.exclude: (none) -> 10.1.2.3/8, 192.168.255.255/17, 192.168.1.*, 10.*, 172.16.*.*, 198.51.100.7, "
+               "0.0.0.0/0, *, 2001:db8::1/32, 2001:db8:1234:567f::/61, fe80::1/10, ::1, ::/0, 10.0.0.0/8, 10.0.0.0/8");
+}
+
+BOOST_AUTO_TEST_CASE(bad_exclude_entries_name_their_element) {
+    BOOST_TEST(exclude_error("10.0.0.0/33") ==
+               "t.toml:2:12: '10.0.0.0/33': prefix length must be 0 to 32 for IPv4 (filter.exclude[0])");
+    BOOST_TEST(exclude_error("2001:db8::/129") ==
+               "t.toml:2:12: '2001:db8::/129': prefix length must be 0 to 128 for IPv6 (filter.exclude[0])");
+    BOOST_TEST(exclude_error("10.0.0.0/0032") ==
+               "t.toml:2:12: '10.0.0.0/0032': prefix length must be 0 to 32 for IPv4 (filter.exclude[0])");
+    BOOST_TEST(exclude_error("10.0.0.300/8") ==
+               "t.toml:2:12: '10.0.0.300/8': '10.0.0.300' is not an IPv4 or IPv6 address (filter.exclude[0])");
+    BOOST_TEST(exclude_error("10.0.0/8") ==
+               "t.toml:2:12: '10.0.0/8': '10.0.0' is not an IPv4 or IPv6 address (filter.exclude[0])");
+    BOOST_TEST(exclude_error("example.com") ==
+               "t.toml:2:12: 'example.com': 'example.com' is not an IPv4 or IPv6 address (filter.exclude[0])");
+    BOOST_TEST(exclude_error("2001:db8::g/32") ==
+               "t.toml:2:12: '2001:db8::g/32': '2001:db8::g' is not an IPv6 address (filter.exclude[0])");
+    BOOST_TEST(exclude_error("fe80::1%eth0") ==
+               "t.toml:2:12: 'fe80::1%eth0': 'fe80::1%eth0' is not an IPv6 address (filter.exclude[0])");
+    BOOST_TEST(exclude_error("10.0.0.0/") == "t.toml:2:12: '10.0.0.0/': prefix length is empty (filter.exclude[0])");
+    BOOST_TEST(exclude_error("10.0.0.0/x8") ==
+               "t.toml:2:12: '10.0.0.0/x8': prefix length 'x8' is not a number (filter.exclude[0])");
+    BOOST_TEST(exclude_error("10.0.0.0/-1") ==
+               "t.toml:2:12: '10.0.0.0/-1': prefix length '-1' is not a number (filter.exclude[0])");
+    BOOST_TEST(exclude_error("") ==
+               "t.toml:2:12: exclude entry is empty; expected ADDR/LEN, ADDR or 192.168.1.* (filter.exclude[0])");
+    // Wildcards: only trailing '*' octets.
+    BOOST_TEST(exclude_error("10.*.1.*") ==
+               "t.toml:2:12: '10.*.1.*': a '*' octet may only be followed by more '*' octets (192.168.*.* is "
+               "192.168.0.0/16) (filter.exclude[0])");
+    BOOST_TEST(exclude_error("*.1") ==
+               "t.toml:2:12: '*.1': a '*' octet may only be followed by more '*' octets (192.168.*.* is "
+               "192.168.0.0/16) (filter.exclude[0])");
+    BOOST_TEST(exclude_error("10.*/8") ==
+               "t.toml:2:12: '10.*/8': a '*' address takes no prefix length (write 10.* or 10.0.0.0/8) "
+               "(filter.exclude[0])");
+    BOOST_TEST(exclude_error("1*") == "t.toml:2:12: '1*': '1*' is not an octet (0 to 255) or '*' (filter.exclude[0])");
+    BOOST_TEST(exclude_error("10..*") == "t.toml:2:12: '10..*': '' is not an octet (0 to 255) or '*' (filter.exclude[0])");
+    BOOST_TEST(exclude_error("300.*") == "t.toml:2:12: '300.*': '300' is not an octet (0 to 255) (filter.exclude[0])");
+    BOOST_TEST(exclude_error("010.*") == "t.toml:2:12: '010.*': '010' is not an octet (0 to 255) (filter.exclude[0])");
+    BOOST_TEST(exclude_error("1.2.3.4.*") == "t.toml:2:12: '1.2.3.4.*': more than 4 octets (filter.exclude[0])");
+    BOOST_TEST(exclude_error("2001:db8::*") ==
+               "t.toml:2:12: '2001:db8::*': '*' octets are for IPv4; write an IPv6 prefix as ADDR/LEN (2001:db8::/32) "
+               "(filter.exclude[0])");
+    // The element's own place, also after good ones.
+    BOOST_TEST(error_of("[filter]\nexclude = [\"10.0.0.0/8\", \"192.168.1.*\",\n  \"10.0.0.0/33\"]\n") ==
+               "t.toml:3:3: '10.0.0.0/33': prefix length must be 0 to 32 for IPv4 (filter.exclude[2])");
+    BOOST_TEST(error_of("[filter]\nexclude = \"10.0.0.0/8\"\n") ==
+               "t.toml:2:11: expected an array of addresses (\"10.0.0.0/8\", \"192.168.1.*\"), got a string "
+               "(filter.exclude)");
+    BOOST_TEST(error_of("[filter]\nexclude = [\"10.0.0.0/8\", 8]\n") ==
+               "t.toml:2:26: expected a string, got an integer (filter.exclude[1])");
+    BOOST_TEST(error_of("[filter]\ninclude = []\n") ==
+               "t.toml:2:1: unknown key 'include'; expected one of: exclude (filter.include)");
+}
+
+BOOST_AUTO_TEST_CASE(exclude_holds_4096_entries_per_family) {
+    // 4096 IPv4 and 4096 IPv6 entries fit the kernel maps; one more of a family does not.
+    std::string v4, v6;
+    for (int i = 0; i < 4096; ++i) {
+        v4 += "\"10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24\", ";
+        v6 += "\"2001:db8:" + std::to_string(i) + "::/48\", ";
+    }
+    const Config full = parse_config_text("[filter]\nexclude = [" + v4 + v6 + "]\n", "t.toml");
+    BOOST_TEST(full.exclude.size() == 8192u);
+    const std::string over = "[filter]\nexclude = [" + v4 + v6 + "\n\"2001:db8:ffff::/48\"]\n";
+    BOOST_TEST(error_of(over) == "t.toml:3:1: more than 4096 IPv6 entries in filter.exclude (the size of the kernel's "
+                                 "exclude map) (filter.exclude[8192])");
+    BOOST_TEST(error_of("[filter]\nexclude = [" + v4 + "\n\"10.255.255.255\"]\n") ==
+               "t.toml:3:1: more than 4096 IPv4 entries in filter.exclude (the size of the kernel's exclude map) "
+               "(filter.exclude[4096])");
+}
+
+BOOST_AUTO_TEST_CASE(capture_rules_name_both_places) {
+    BOOST_TEST(error_of("capture = \"ebpf\"\n") ==
+               "t.toml:1:11: unknown capture mode 'ebpf'; expected tc, xdp or cgroup (capture)");
+    BOOST_TEST(error_of("capture = \"XDP\"\n") ==
+               "t.toml:1:11: unknown capture mode 'XDP'; expected tc, xdp or cgroup (capture)");
+    BOOST_TEST(error_of("capture = \"xdp\"\nxdp_mode = \"fast\"\n") ==
+               "t.toml:2:12: unknown XDP mode 'fast'; expected auto, native or generic (xdp_mode)");
+    BOOST_TEST(error_of("capture = \"xdp\"\nxdp_only = \"yes\"\n") ==
+               "t.toml:2:12: expected a boolean (true or false), got a string (xdp_only)");
+    BOOST_TEST(error_of("capture = 1\n") == "t.toml:1:11: expected a string, got an integer (capture)");
+    // XDP settings without capture = "xdp": an error at the setting, naming the capture.
+    BOOST_TEST(error_of("xdp_mode = \"native\"\n") ==
+               "t.toml:1:12: xdp_mode applies to capture = \"xdp\" only, and capture is \"tc\" (the default) "
+               "(xdp_mode)");
+    BOOST_TEST(error_of("capture = \"cgroup\"\nxdp_only = true\n") ==
+               "t.toml:2:12: xdp_only applies to capture = \"xdp\" only, and capture is \"cgroup\" (set at "
+               "t.toml:1:11) (xdp_only)");
+    BOOST_TEST(error_of("capture = \"tc\"\nxdp_only = false\n") ==
+               "t.toml:2:12: xdp_only applies to capture = \"xdp\" only, and capture is \"tc\" (set at t.toml:1:11) "
+               "(xdp_only)");
+    BOOST_TEST(parse_config_text("xdp_only = true\ncapture = \"xdp\"\n", "t.toml").xdp_only);
+    // Cgroup mode has no devices, and needs none.
+    BOOST_TEST(error_of("capture = \"cgroup\"\ninterfaces = [\"eth0\"]\n") ==
+               "t.toml:2:14: cgroup mode watches sockets, not devices: remove the interfaces, or set capture to "
+               "\"tc\" or \"xdp\" (capture = \"cgroup\" set at t.toml:1:11) (interfaces)");
+    BOOST_TEST(parse_config_text("capture = \"cgroup\"\ninterfaces = []\n", "t.toml").interfaces.empty());
+    BOOST_TEST(error_of("cgroup = \"sys/fs/cgroup\"\n") ==
+               "t.toml:1:10: cgroup path 'sys/fs/cgroup' is not absolute; write it from / (e.g. /sys/fs/cgroup) "
+               "(cgroup)");
+    BOOST_TEST(error_of("capture = \"cgroup\"\ncgroup = \"\"\n") == "t.toml:2:10: cgroup path is empty (cgroup)");
+    BOOST_TEST(error_of("cgroup = \"/a\\u0000b\"\n") == "t.toml:1:10: cgroup path contains a NUL byte (cgroup)");
+}
+
+BOOST_AUTO_TEST_CASE(new_settings_out_of_range_and_wrong_types) {
+    BOOST_TEST(error_of("[sampling]\ninterval = 0\n") ==
+               "t.toml:2:12: must be between 1 and 2147483648, got 0 (sampling.interval)");
+    BOOST_TEST(error_of("[sampling]\ninterval = 2147483649\n") ==
+               "t.toml:2:12: must be between 1 and 2147483648, got 2147483649 (sampling.interval)");
+    BOOST_TEST(error_of("[sampling]\ninterval = \"100\"\n") ==
+               "t.toml:2:12: expected an integer, got a string (sampling.interval)");
+    BOOST_TEST(error_of("[sampling]\nalgorithm = \"periodic\"\n") ==
+               "t.toml:2:13: unknown sampling algorithm 'periodic'; expected random or hash (sampling.algorithm)");
+    BOOST_TEST(error_of("[sampling]\nalgorithm = \"Hash\"\n") ==
+               "t.toml:2:13: unknown sampling algorithm 'Hash'; expected random or hash (sampling.algorithm)");
+    BOOST_TEST(error_of("[sampling]\nrate = 10\n") ==
+               "t.toml:2:1: unknown key 'rate'; expected one of: interval, algorithm (sampling.rate)");
+    BOOST_TEST(error_of("sampling = 10\n") == "t.toml:1:12: expected a table, got an integer (sampling)");
+    BOOST_TEST(error_of("[attribution]\nenabled = 1\n") ==
+               "t.toml:2:11: expected a boolean (true or false), got an integer (attribution.enabled)");
+    BOOST_TEST(error_of("[attribution]\nipfix_enterprise = -1\n") ==
+               "t.toml:2:20: must be between 0 and 4294967295, got -1 (attribution.ipfix_enterprise)");
+    BOOST_TEST(error_of("[attribution]\nipfix_enterprise = 4294967296\n") ==
+               "t.toml:2:20: must be between 0 and 4294967295, got 4294967296 (attribution.ipfix_enterprise)");
+    BOOST_TEST(error_of("[attribution]\npid = true\n") ==
+               "t.toml:2:1: unknown key 'pid'; expected one of: enabled, ipfix_enterprise (attribution.pid)");
+    BOOST_TEST(error_of("[metrics]\nlabel_limit = 0\n") ==
+               "t.toml:2:15: must be between 1 and 100000, got 0 (metrics.label_limit)");
+    BOOST_TEST(error_of("[metrics]\nlabel_limit = 100001\n") ==
+               "t.toml:2:15: must be between 1 and 100000, got 100001 (metrics.label_limit)");
+    BOOST_TEST(error_of("[metrics]\nper_user = \"yes\"\n") ==
+               "t.toml:2:12: expected a boolean (true or false), got a string (metrics.per_user)");
+    BOOST_TEST(error_of("[metrics]\nper_cgroup = 1\n") ==
+               "t.toml:2:14: expected a boolean (true or false), got an integer (metrics.per_cgroup)");
+    BOOST_TEST(error_of("[log]\nper_user = true\n") == "t.toml:2:12: expected a string, got a boolean (log.per_user)");
+    BOOST_TEST(error_of("[graph]\ndot = 3\n") == "t.toml:2:7: expected a string, got an integer (graph.dot)");
+    BOOST_TEST(error_of("[graph]\nsvg = \"x\"\n") == "t.toml:2:1: unknown key 'svg'; expected one of: dot (graph.svg)");
+    BOOST_TEST(error_of("control = \"ctl.sock\"\n") ==
+               "t.toml:1:11: control socket path 'ctl.sock' is not absolute; write it from / (e.g. "
+               "/run/ebpfix/control.sock), or \"\" for none (control)");
+    const std::string long_path = "/run/" + std::string(103, 'x');  // 108 bytes
+    BOOST_TEST(error_of("control = \"" + long_path + "\"\n") ==
+               "t.toml:1:11: control socket path '" + long_path +
+                   "' is longer than 107 bytes (the limit of a Unix socket address) (control)");
+    BOOST_TEST(parse_config_text("control = \"" + long_path.substr(0, 107) + "\"\n", "t.toml").control_socket.size() ==
+               107u);
+    BOOST_TEST(error_of("control_group = \"-x\"\n") == "t.toml:1:17: group name '-x' starts with '-' (control_group)");
+    BOOST_TEST(error_of("control_group = \"\"\n") == "t.toml:1:17: group name is empty (control_group)");
+    BOOST_TEST(error_of("control_group = \"eb fix\"\n") ==
+               "t.toml:1:17: group name 'eb fix' contains an invalid character (control_group)");
+    BOOST_TEST(parse_config_text("control_group = \"0\"\n", "t.toml").control_group == "0");  // a gid
+}
+
+BOOST_AUTO_TEST_CASE(other_outputs_count_as_somewhere_for_flows) {
+    // Log none and no collector is fine when per-user logs or the graph take the flows.
+    BOOST_TEST(parse_config_text("[log]\nformat = \"none\"\nper_user = \"/var/log/u\"\n", "t.toml").log_format ==
+               OutputFormat::none);
+    BOOST_TEST(parse_config_text("[log]\nformat = \"none\"\n[graph]\ndot = \"/tmp/g.dot\"\n", "t.toml").log_format ==
+               OutputFormat::none);
+    // A timed run's summary: only the command line sets one (command_line_test).
+    Config c;
+    c.run_timeout_ms = 10000;
+    BOOST_TEST(validate_error(c) == "");
+    c.summary = false;
+    BOOST_TEST(validate_error(c) ==
+               "configuration: no collector and no flow log: flows would go nowhere; add a [[collector]] or a log "
+               "format (log.format)");
+    c.run_timeout_ms = 0;
+    c.summary = true;
+    BOOST_TEST(validate_error(c) == "");
+}
+
+BOOST_AUTO_TEST_CASE(validate_checks_the_new_settings_built_by_hand) {
+    Config c;
+    c.log_format = OutputFormat::text;
+    BOOST_TEST(validate_error(c) == "");
+    c.sample_interval = 0;
+    BOOST_TEST(validate_error(c) == "configuration: must be between 1 and 2147483648, got 0 (sampling.interval)");
+    c.sample_interval = 4294967295u;
+    BOOST_TEST(validate_error(c) ==
+               "configuration: must be between 1 and 2147483648, got 4294967295 (sampling.interval)");
+    c.sample_interval = 10;
+    c.metrics_label_limit = 0;
+    BOOST_TEST(validate_error(c) == "configuration: must be between 1 and 100000, got 0 (metrics.label_limit)");
+    c.metrics_label_limit = 5;
+    c.run_timeout_ms = 2592000001;
+    c.origins["timeout"] = "command line (--timeout)";
+    BOOST_TEST(validate_error(c) ==
+               "command line (--timeout): must be at most 2592000 seconds, got 2592000.001 s (timeout)");
+    c.run_timeout_ms = 2592000000;
+    BOOST_TEST(validate_error(c) == "");
+    c.cgroup_path = "cgroup";
+    BOOST_TEST(validate_error(c) ==
+               "configuration: cgroup path 'cgroup' is not absolute; write it from / (e.g. /sys/fs/cgroup) (cgroup)");
+    c.cgroup_path = "/sys/fs/cgroup";
+    c.control_socket = "run/ctl";
+    BOOST_TEST(validate_error(c) == "configuration: control socket path 'run/ctl' is not absolute; write it from / "
+                                    "(e.g. /run/ebpfix/control.sock), or \"\" for none (control)");
+    c.control_socket = "";
+    c.control_group = "a:b";
+    BOOST_TEST(validate_error(c) == "configuration: group name 'a:b' contains an invalid character (control_group)");
+    c.control_group = "ebpfix";
+
+    Cidr cidr;
+    cidr.text = "10.0.0.1/8";
+    cidr.addr = bytes({10, 0, 0, 1});
+    cidr.prefix_len = 8;
+    c.exclude = {cidr};
+    c.origins["filter.exclude"] = "x.toml:3:11";
+    BOOST_TEST(validate_error(c) ==
+               "x.toml:3:11: exclude entry '10.0.0.1/8': host bits are not zero (filter.exclude[0])");
+    c.exclude[0].addr = bytes({10});
+    BOOST_TEST(validate_error(c) == "");
+    c.exclude[0].addr[4] = 1;  // beyond an IPv4 address
+    BOOST_TEST(validate_error(c) ==
+               "x.toml:3:11: exclude entry '10.0.0.1/8': host bits are not zero (filter.exclude[0])");
+    c.exclude[0].addr = bytes({10});
+    c.exclude[0].prefix_len = 33;
+    BOOST_TEST(validate_error(c) == "x.toml:3:11: exclude entry '10.0.0.1/8': prefix length must be 0 to 32 for IPv4, "
+                                    "got 33 (filter.exclude[0])");
+    c.exclude[0].prefix_len = 8;
+    c.exclude[0].family = 5;
+    BOOST_TEST(validate_error(c) ==
+               "x.toml:3:11: exclude entry '10.0.0.1/8': family must be 4 or 6, got 5 (filter.exclude[0])");
+    c.exclude[0].family = 6;
+    c.exclude[0].prefix_len = 128;
+    c.exclude[0].addr = bytes({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+    BOOST_TEST(validate_error(c) == "");
+}
+
+BOOST_AUTO_TEST_CASE(diff_lists_each_new_setting) {
+    Config before = parse_config_text(collector, "a.toml");
+    before.cgroup_path = "/sys/fs/cgroup";
+    Config after = before;
+    after.capture = CaptureMode::xdp;
+    after.xdp_mode = XdpMode::generic;
+    after.xdp_only = true;
+    after.cgroup_path = "/sys/fs/cgroup/user.slice";
+    after.control_socket = "";
+    after.control_group = "adm";
+    after.sample_interval = 100;
+    after.sample_algorithm = SampleAlgorithm::hash;
+    after.exclude = {parse_config_text("[filter]\nexclude = [\"192.168.1.*\"]\n", "b.toml").exclude.at(0)};
+    after.per_user_log = "/var/log/u";
+    after.metrics_per_user = true;
+    after.metrics_per_cgroup = true;
+    after.metrics_label_limit = 50;
+    after.attribution = true;
+    after.ipfix_enterprise = 32473;
+    after.dot_file = "/tmp/g.dot";
+    after.run_timeout_ms = 90000;
+    after.summary = false;
+    after.json = true;
+    const std::vector<std::string> expected = {
+        "capture: tc -> xdp",
+        "xdp_mode: auto -> generic",
+        "xdp_only: off -> on",
+        "cgroup: /sys/fs/cgroup -> /sys/fs/cgroup/user.slice",
+        "control: /run/ebpfix/control.sock -> (off)",
+        "control_group: ebpfix -> adm",
+        "sampling.interval: 1 (every packet) -> 1 in 100",
+        "sampling.algorithm: random -> hash",
+        "filter.exclude: (none) -> 192.168.1.*",
+        "log.per_user: (off) -> /var/log/u",
+        "metrics.per_user: off -> on",
+        "metrics.per_cgroup: off -> on",
+        "metrics.label_limit: 1000 -> 50",
+        "attribution.enabled: off -> on",
+        "attribution.ipfix_enterprise: (off) -> 32473",
+        "graph.dot: (off) -> /tmp/g.dot",
+        "timeout: (off) -> 90 s",
+        "summary: auto -> off",
+        "json: off -> on",
+    };
+    BOOST_TEST(diff(before, after) == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(check_environment_cgroup_per_user_log_and_control_group) {
+    TempDir dir;
+    const std::string file = dir.path() + "/regular";
+    std::ofstream(file) << "x";
+
+    // Cgroup mode: the directory must be cgroup v2. A plain directory, a missing path and
+    // a file are errors at the setting.
+    auto cgroup_problems = [&](const std::string& path) {
+        return check_environment(parse_config_text("capture = \"cgroup\"\ncgroup = \"" + path +
+                                                       "\"\ncontrol = \"\"\n",
+                                                   "e.toml"));
+    };
+    const std::vector<Problem> plain = cgroup_problems(dir.path());
+    BOOST_TEST_REQUIRE(plain.size() == 1u);
+    BOOST_TEST((plain[0].severity == Problem::Severity::error));
+    BOOST_TEST(plain[0].message.starts_with("e.toml:2:10: cgroup '" + dir.path() + "': not a cgroup v2 directory ("),
+               plain[0].message);
+    BOOST_TEST(plain[0].message.ends_with(") (cgroup)"), plain[0].message);
+    const std::vector<Problem> missing = cgroup_problems(dir.path() + "/absent");
+    BOOST_TEST_REQUIRE(missing.size() == 1u);
+    BOOST_TEST(missing[0].message ==
+               "e.toml:2:10: cgroup '" + dir.path() + "/absent': No such file or directory (cgroup)");
+    const std::vector<Problem> regular = cgroup_problems(file);
+    BOOST_TEST_REQUIRE(regular.size() == 1u);
+    BOOST_TEST(regular[0].message == "e.toml:2:10: cgroup '" + file + "': not a directory (cgroup)");
+    // Only cgroup mode hooks a cgroup; a capture file hooks nothing.
+    BOOST_TEST(check_environment(parse_config_text("cgroup = \"" + dir.path() + "\"\ncontrol = \"\"\n", "e.toml")).empty());
+    Config capture = parse_config_text("capture = \"cgroup\"\ncgroup = \"" + dir.path() + "\"\ncontrol = \"\"\n", "e.toml");
+    capture.pcap_file = "/tmp/in.pcap";
+    BOOST_TEST(check_environment(capture).empty());
+
+    // A mounted cgroup v2 hierarchy passes. /sys/fs/cgroup is one on a unified system; on
+    // a hybrid one (v1 controllers, v2 below at unified/) the error points there.
+    const std::optional<std::string> mount = cgroup2_mount();
+    BOOST_TEST_REQUIRE(mount.has_value(), "no cgroup2 mount in /proc/self/mounts");
+    BOOST_TEST(cgroup_problems(*mount).empty(), *mount);
+    const std::vector<Problem> standard = cgroup_problems("/sys/fs/cgroup");
+    if (*mount == "/sys/fs/cgroup") {
+        BOOST_TEST(standard.empty());
+    } else {
+        BOOST_TEST_REQUIRE(standard.size() == 1u);
+        BOOST_TEST(standard[0].message.starts_with("e.toml:2:10: cgroup '/sys/fs/cgroup': not a cgroup v2 directory ("),
+                   standard[0].message);
+        if (*mount == "/sys/fs/cgroup/unified")
+            BOOST_TEST(standard[0].message.ends_with("; the cgroup v2 hierarchy here is /sys/fs/cgroup/unified (cgroup)"),
+                       standard[0].message);
+    }
+
+    // log.per_user must be a directory now.
+    auto per_user_problems = [&](const std::string& path) {
+        return check_environment(parse_config_text("control = \"\"\n[log]\nper_user = \"" + path + "\"\n", "e.toml"));
+    };
+    BOOST_TEST(per_user_problems(dir.path()).empty());
+    const std::vector<Problem> no_dir = per_user_problems(dir.path() + "/absent");
+    BOOST_TEST_REQUIRE(no_dir.size() == 1u);
+    BOOST_TEST((no_dir[0].severity == Problem::Severity::error));
+    BOOST_TEST(no_dir[0].message == "e.toml:3:12: per-user log directory '" + dir.path() +
+                                        "/absent': No such file or directory (log.per_user)");
+    const std::vector<Problem> not_dir = per_user_problems(file);
+    BOOST_TEST_REQUIRE(not_dir.size() == 1u);
+    BOOST_TEST(not_dir[0].message == "e.toml:3:12: per-user log directory '" + file + "': not a directory (log.per_user)");
+
+    // A missing control group is a warning, and only with a control socket.
+    const std::vector<Problem> group =
+        check_environment(parse_config_text("control = \"/run/ebpfix/control.sock\"\n"
+                                            "control_group = \"ebpfix-no-such-group\"\n",
+                                            "e.toml"));
+    BOOST_TEST_REQUIRE(group.size() == 1u);
+    BOOST_TEST((group[0].severity == Problem::Severity::warning));
+    BOOST_TEST(group[0].message == "e.toml:2:17: group 'ebpfix-no-such-group': no such group; the socket will be "
+                                   "root-only (control_group)");
+    BOOST_TEST(check_environment(parse_config_text("control_group = \"root\"\n", "e.toml")).empty());
+    BOOST_TEST(check_environment(parse_config_text("control = \"\"\ncontrol_group = \"ebpfix-no-such-group\"\n",
+                                                   "e.toml"))
+                   .empty());
 }

@@ -8,6 +8,9 @@
 namespace ebpfix::config {
 inline std::ostream& operator<<(std::ostream& os, AttachModeSetting mode) { return os << to_string(mode); }
 inline std::ostream& operator<<(std::ostream& os, OutputFormat format) { return os << to_string(format); }
+inline std::ostream& operator<<(std::ostream& os, CaptureMode mode) { return os << to_string(mode); }
+inline std::ostream& operator<<(std::ostream& os, XdpMode mode) { return os << to_string(mode); }
+inline std::ostream& operator<<(std::ostream& os, SampleAlgorithm algorithm) { return os << to_string(algorithm); }
 }  // namespace ebpfix::config
 
 namespace ebpfix::ipfix {
