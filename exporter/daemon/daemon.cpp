@@ -74,7 +74,7 @@ Daemon::Daemon(config::Config config)
 Daemon::~Daemon() = default;
 
 int Daemon::run() {
-    log_info("exporting flows of " + std::to_string(config_.interfaces.size()) + " interface(s) every " +
+    log_info("exporting flows of " + capture_->describe() + ", drained every " +
              std::to_string(config_.drain_interval_ms) + " ms");
     next_drain_ = std::chrono::steady_clock::now();
     schedule_drain();

@@ -1,6 +1,7 @@
 #include "daemon/outputs.hpp"
 
 #include "sinks/file_sinks.hpp"
+#include "sinks/owner_totals.hpp"
 #include "sinks/per_user_log.hpp"
 #include "sinks/udp_collector.hpp"
 
@@ -25,6 +26,9 @@ FlowExporter::SinkList build_outputs(boost::asio::io_context& io, const config::
         out.push_back(std::make_unique<sinks::FlowLogSink>(lo));
     }
     if (!c.per_user_log.empty()) out.push_back(std::make_unique<sinks::PerUserLogSink>(c.per_user_log));
+    if (!c.metrics_listen.empty() && (c.metrics_per_user || c.metrics_per_cgroup))
+        out.push_back(std::make_unique<sinks::OwnerTotalsSink>(c.metrics_per_user, c.metrics_per_cgroup,
+                                                               c.metrics_label_limit));
     if (!c.stats_file.empty())
         out.push_back(std::make_unique<sinks::StatsFileSink>(
             c.stats_file, c.stats_format == config::OutputFormat::json ? sinks::LogFormat::json : sinks::LogFormat::text));

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "sinks/flow_log.hpp"
+#include "sinks/owner_totals.hpp"
 
 namespace ebpfix::daemon {
 
@@ -152,6 +153,30 @@ void ServiceMetrics::update(const FlowExporter& exporter, const capture::Capture
             r.remove(metric, {{"collector", name}, {"protocol", kind}});
     }
     sinks_ = std::move(now_sinks);
+
+    // Attribution: totals per user and per cgroup, by direction (when asked for).
+    for (const auto& sink : exporter.sinks()) {
+        const auto* owners = dynamic_cast<const sinks::OwnerTotalsSink*>(sink.get());
+        if (owners == nullptr) continue;
+        for (const auto& [key, v] : owners->users()) {
+            metrics::Labels l{{"user", key.first}, {"direction", key.second}};
+            r.counter("ebpfix_user_packets_total", "Packets of exported flows of a user's sockets", l).set_total(v.packets);
+            r.counter("ebpfix_user_bytes_total", "L3 bytes of exported flows of a user's sockets", l).set_total(v.bytes);
+        }
+        for (const auto& [key, v] : owners->cgroups()) {
+            metrics::Labels l{{"cgroup", key.first}, {"direction", key.second}};
+            r.counter("ebpfix_cgroup_packets_total", "Packets of exported flows of a cgroup's sockets", l)
+                .set_total(v.packets);
+            r.counter("ebpfix_cgroup_bytes_total", "L3 bytes of exported flows of a cgroup's sockets", l)
+                .set_total(v.bytes);
+        }
+        r.counter("ebpfix_attribution_folded_records_total",
+                  "Records counted under \"other\" because the label limit was reached", {{"label", "user"}})
+            .set_total(owners->users_folded());
+        r.counter("ebpfix_attribution_folded_records_total",
+                  "Records counted under \"other\" because the label limit was reached", {{"label", "cgroup"}})
+            .set_total(owners->cgroups_folded());
+    }
 
     auto& drain = r.histogram("ebpfix_drain_duration_seconds", "Time of one cycle (drain, flow table, exports)",
                               metrics::exponential_buckets(0.0005, 2, 14));
