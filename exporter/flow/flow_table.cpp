@@ -83,6 +83,7 @@ FlowTable::FlowTable(const FlowTableConfig& config, TimeBase time_base, std::uin
     const std::size_t reserve = std::min<std::size_t>(config_.max_flows, std::size_t{1} << 20);
     flows_.reserve(reserve);
     due_.reserve(reserve);
+    totals_.reserve(reserve);
     activity_queue_.reserve(2 * reserve + 64);
     index_.assign(initial_index_capacity(config_.max_flows), 0);
     index_mask_ = index_.size() - 1;
@@ -138,6 +139,9 @@ void FlowTable::merge(Flow& flow, const FlowDelta& delta) noexcept {
     }
     held_packets_ += delta.packets;
     held_bytes_ += delta.bytes;
+    Totals& t = totals_[static_cast<std::size_t>(&flow - flows_.data())];
+    t.packets += delta.packets;
+    t.bytes += delta.bytes;
 }
 
 void FlowTable::add(const FlowDelta& delta, std::vector<FlowRecord>& out) {
@@ -183,6 +187,7 @@ void FlowTable::prefetch_flow(std::uint32_t hash32) const noexcept {
         __builtin_prefetch(line, 1);
         __builtin_prefetch(line + 64, 1);
         __builtin_prefetch(&due_[slot], 1);
+        __builtin_prefetch(&totals_[slot], 1);
         return;
     }
 }
@@ -234,9 +239,11 @@ void FlowTable::add_hashed(const FlowDelta& input, std::uint32_t hash32, std::ve
         slot = static_cast<std::uint32_t>(flows_.size());
         flows_.emplace_back();
         due_.push_back(never);
+        totals_.emplace_back();
     }
     Flow& flow = flows_[slot];
     flow = Flow{};
+    totals_[slot] = Totals{};
     flow.key = delta.key;
     flow.hash = hash32;
     flow.state = state_in_use;
@@ -425,6 +432,7 @@ void FlowTable::grow_index(std::size_t capacity) {
 void FlowTable::clear() noexcept {
     flows_.clear();
     due_.clear();
+    totals_.clear();
     free_slots_.clear();
     activity_queue_.clear();
     activity_head_ = 0;

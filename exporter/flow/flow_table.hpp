@@ -132,6 +132,27 @@ public:
     // std::invalid_argument (and changes nothing) when config.validate() does.
     void reconfigure(const FlowTableConfig& config, std::vector<FlowRecord>& out);
 
+    // What a live view shows of one flow (ebpfix ctl flows, ebpfix top).
+    struct FlowView {
+        FlowKey key;
+        std::uint64_t packets = 0;       // since the flow entered the table
+        std::uint64_t bytes = 0;
+        std::uint64_t held_packets = 0;  // not yet in a record
+        std::uint64_t held_bytes = 0;
+        std::uint64_t last_ms = 0;       // latest packet, wall clock
+        std::uint16_t tcp_flags = 0;     // of the held record
+    };
+    // Calls f for every flow in the table (any order). Reads only.
+    template <typename F>
+    void for_each_flow(F&& f) const {
+        for (std::size_t i = 0; i < flows_.size(); ++i) {
+            const Flow& flow = flows_[i];
+            if (!(flow.state & state_in_use)) continue;
+            f(FlowView{flow.key, totals_[i].packets, totals_[i].bytes, flow.packets, flow.bytes,
+                       time_base_.to_wall_ms(flow.last_seen_ns), flow.tcp_flags});
+        }
+    }
+
     // Re-syncs kernel-to-wall conversion (e.g. after an NTP step); affects later records.
     void set_time_base(TimeBase time_base) noexcept { time_base_ = time_base; }
 
@@ -194,6 +215,12 @@ private:
     // expire() scans 8 bytes per slot, not the whole flow.
     std::vector<Flow> flows_;
     std::vector<std::uint64_t> due_;  // when something is next due; UINT64_MAX = never/free
+    // Parallel too: packets and bytes of the flow since it entered the table, for the live
+    // views only (kept apart so that the flow stays two cache lines).
+    struct Totals {
+        std::uint64_t packets = 0, bytes = 0;
+    };
+    std::vector<Totals> totals_;
     std::vector<std::uint32_t> free_slots_;
 
     std::vector<ActivityEntry> activity_queue_;

@@ -813,3 +813,31 @@ BOOST_AUTO_TEST_CASE(randomized_reconciliation_against_a_reference_model) {
     for (int reason = 1; reason <= 5; ++reason)
         BOOST_TEST(s.exported_by_reason[reason].records > 100u, "reason " << reason);
 }
+
+BOOST_AUTO_TEST_CASE(live_view_totals_span_records_and_flows_leave_it_when_they_end) {
+    FlowTable table(make_config(15 * sec, 5 * sec, 2 * sec, 100), time_base);
+    std::vector<FlowRecord> out;
+    const FlowKey a = tcp_key(1), b = udp_key(2);
+    table.add(make_delta(a, 2, 120, 0, 4 * sec, SYN), out);
+    table.add(make_delta(b, 1, 50, 1 * sec, 1 * sec), out);
+    table.expire(5 * sec, out);  // a's first record (active timeout); a stays
+    table.add(make_delta(a, 3, 300, 5500 * ms, 6 * sec, ACK), out);
+    std::map<std::uint16_t, FlowTable::FlowView> seen;
+    table.for_each_flow([&](const FlowTable::FlowView& v) { seen[v.key.src_port] = v; });
+    BOOST_TEST_REQUIRE(seen.size() == 2u);
+    const auto& va = seen[a.src_port];
+    BOOST_TEST(va.packets == 5u);  // both records
+    BOOST_TEST(va.bytes == 420u);
+    BOOST_TEST(va.held_packets == 3u);  // only the second, not exported yet
+    BOOST_TEST(va.held_bytes == 300u);
+    BOOST_TEST(va.last_ms == time_base.to_wall_ms(6 * sec));
+    BOOST_TEST(seen[b.src_port].packets == 1u);
+    table.expire(17 * sec, out);  // b idle: it leaves the view
+    std::size_t left = 0;
+    table.for_each_flow([&](const FlowTable::FlowView& v) {
+        ++left;
+        BOOST_TEST(v.key.src_port == a.src_port);
+    });
+    BOOST_TEST(left == 1u);
+    CHECK_INVARIANT(table);
+}
