@@ -129,6 +129,8 @@ void ServiceMetrics::update(const FlowExporter& exporter, const capture::Capture
                 .set_total(c.bytes_delivered);
             r.counter("ebpfix_collector_send_errors_total", "Messages not delivered for an error (refused, failed)", cl)
                 .set_total(c.errors);
+            r.counter("ebpfix_collector_queue_drops_total", "Messages dropped because the send queue was full", cl)
+                .set_total(c.queue_drops);
             r.counter("ebpfix_collector_records_not_sent_total", "Flow records lost to send errors and drops", cl)
                 .set_total(c.records_not_sent);
             r.counter("ebpfix_templates_sent_total", "Template and options template records sent", cl)
@@ -149,7 +151,8 @@ void ServiceMetrics::update(const FlowExporter& exporter, const capture::Capture
             r.remove(metric, {{"sink", kind}, {"name", name}});
         for (const char* metric : {"ebpfix_collector_records_total", "ebpfix_collector_messages_total",
                                    "ebpfix_collector_bytes_total", "ebpfix_collector_send_errors_total",
-                                   "ebpfix_collector_records_not_sent_total", "ebpfix_templates_sent_total"})
+                                   "ebpfix_collector_records_not_sent_total", "ebpfix_templates_sent_total",
+                                   "ebpfix_collector_queue_drops_total"})
             r.remove(metric, {{"collector", name}, {"protocol", kind}});
     }
     sinks_ = std::move(now_sinks);

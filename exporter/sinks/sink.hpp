@@ -53,6 +53,7 @@ struct SinkCounters {
     std::uint64_t packets_not_sent = 0;
     std::uint64_t octets_not_sent = 0;
     std::uint64_t messages_not_sent = 0;
+    std::uint64_t queue_drops = 0;        // of those, dropped because the bounded queue was full
     std::uint64_t records_not_exportable = 0;  // e.g. IPv6 flows for NetFlow v5
     std::uint64_t records_queued = 0;     // waiting (bounded)
     std::uint64_t errors = 0;             // delivery errors seen

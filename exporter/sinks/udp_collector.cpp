@@ -86,6 +86,7 @@ SinkCounters UdpCollectorSink::counters() const {
     c.packets_not_sent = s.packets_not_sent;
     c.octets_not_sent = s.octets_not_sent;
     c.messages_not_sent = s.send_errors + s.queue_drops;
+    c.queue_drops = s.queue_drops;
     c.errors = s.send_errors;
     c.templates_sent = encoder_.counters().template_records;
     return c;
