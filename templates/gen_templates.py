@@ -46,6 +46,7 @@ SOURCES = {
     # options records
     "metering_process_id": ("u", 4), "exporting_process_id": ("u", 4),
     "observation_domain_id": ("u", 4), "sampling_interval": ("u", 4),
+    "sampling_algorithm": ("u", 1),
     "exported_messages": ("u", 8), "exported_flow_records": ("u", 8),
     "exported_octets": ("u", 8), "system_init_ms": ("u", 8),
     "ignored_packets": ("u", 8), "ignored_octets": ("u", 8),

@@ -16,6 +16,9 @@ FlowExporter::SinkList build_outputs(boost::asio::io_context& io, const config::
         s.encoder = cc.encoder;
         s.encoder.uptime_origin_ms = start_ms;  // sysUptime counts from the exporter's start
         s.encoder.sampling_interval = c.sample_interval > 1 ? c.sample_interval : 0;
+        s.encoder.sampling_algorithm = c.sample_algorithm == config::SampleAlgorithm::hash
+                                           ? ipfix::SamplingAlgorithm::hash
+                                           : ipfix::SamplingAlgorithm::random;
         out.push_back(std::make_unique<sinks::UdpCollectorSink>(io, s));
     }
     if (c.log_format != config::OutputFormat::none) {

@@ -18,7 +18,8 @@ namespace {
 enum TemplateIndex : unsigned {
     t_ipv4,
     t_ipv6,
-    t_sampling,
+    t_sampling,            // 258: samplingInterval
+    t_sampling_algorithm,  // 263: samplingInterval + samplingAlgorithm
     t_metering_statistics,
     t_metering_reliability,
     t_exporting_reliability,
@@ -27,10 +28,11 @@ enum TemplateIndex : unsigned {
 };
 
 constexpr const gen::TemplateSpec* k_ipfix_specs[t_count] = {
-    &gen::ipfix_ipv4, &gen::ipfix_ipv6, &gen::ipfix_sampling, &gen::ipfix_metering_statistics,
-    &gen::ipfix_metering_reliability, &gen::ipfix_exporting_reliability, &gen::ipfix_interfaces};
+    &gen::ipfix_ipv4, &gen::ipfix_ipv6, &gen::ipfix_sampling, &gen::ipfix_sampling_algorithm,
+    &gen::ipfix_metering_statistics, &gen::ipfix_metering_reliability, &gen::ipfix_exporting_reliability,
+    &gen::ipfix_interfaces};
 constexpr const gen::TemplateSpec* k_v9_specs[t_count] = {
-    &gen::v9_ipv4, &gen::v9_ipv6, &gen::v9_sampling, &gen::v9_metering_statistics,
+    &gen::v9_ipv4, &gen::v9_ipv6, &gen::v9_sampling, &gen::v9_sampling_algorithm, &gen::v9_metering_statistics,
     &gen::v9_metering_reliability, &gen::v9_exporting_reliability, &gen::v9_interfaces};
 
 constexpr std::size_t k_ipfix_header = 16;  // RFC 7011 section 3.1
@@ -277,6 +279,7 @@ struct FlowEncoder::Impl {
         if (v9) {
             switch (index) {
                 case t_sampling: return gen::write_v9_sampling(p, s);
+                case t_sampling_algorithm: return gen::write_v9_sampling_algorithm(p, s);
                 case t_metering_statistics: return gen::write_v9_metering_statistics(p, s);
                 case t_metering_reliability: return gen::write_v9_metering_reliability(p, s);
                 case t_exporting_reliability: return gen::write_v9_exporting_reliability(p, s);
@@ -285,6 +288,7 @@ struct FlowEncoder::Impl {
         }
         switch (index) {
             case t_sampling: return gen::write_ipfix_sampling(p, s);
+            case t_sampling_algorithm: return gen::write_ipfix_sampling_algorithm(p, s);
             case t_metering_statistics: return gen::write_ipfix_metering_statistics(p, s);
             case t_metering_reliability: return gen::write_ipfix_metering_reliability(p, s);
             case t_exporting_reliability: return gen::write_ipfix_exporting_reliability(p, s);
@@ -314,6 +318,9 @@ FlowEncoder::Impl::Impl(const EncoderOptions& o) : opt(o) {
     if (o.max_message_size > 65535)
         throw std::invalid_argument("encoder: max_message_size " + std::to_string(o.max_message_size) +
                                     " exceeds 65535 (the IPFIX length field and a UDP payload)");
+    if (o.sampling_algorithm != SamplingAlgorithm::random && o.sampling_algorithm != SamplingAlgorithm::hash)
+        throw std::invalid_argument("encoder: unknown sampling_algorithm " +
+                                    std::to_string(static_cast<int>(o.sampling_algorithm)) + " (random or hash)");
     if (o.template_refresh_seconds == 0 && o.template_refresh_messages == 0)
         throw std::invalid_argument(
             "encoder: template_refresh_seconds and template_refresh_messages are both 0; over UDP "
@@ -391,13 +398,17 @@ void FlowEncoder::encode_options(const ExporterStatistics& stats, std::span<cons
     m.sink = &sink;
     const bool sampling = m.opt.sampling_interval > 1;
     std::uint32_t will_use = bit(t_metering_statistics) | bit(t_metering_reliability) | bit(t_exporting_reliability);
-    if (sampling) will_use |= bit(t_sampling);
+    if (sampling) will_use |= bit(t_sampling) | bit(t_sampling_algorithm);
     if (!interfaces.empty()) will_use |= bit(t_interfaces);
     const EncoderCounters before = m.counters;
-    OptionsSource source{m.opt.observation_domain, m.opt.sampling_interval, before, stats,
+    OptionsSource source{m.opt.observation_domain, m.opt.sampling_interval, m.opt.sampling_algorithm, before, stats,
                          m.opt.uptime_origin_ms, now_ms, 0, {}, {}};
     auto fixed = [&](unsigned index) { return std::size_t{m.specs[index]->fixed_length}; };
-    if (sampling) m.encode_options_record(t_sampling, fixed(t_sampling), source, now_ms, will_use);
+    // The sampling records go first: a collector learns N before the next flow records.
+    if (sampling) {
+        m.encode_options_record(t_sampling, fixed(t_sampling), source, now_ms, will_use);
+        m.encode_options_record(t_sampling_algorithm, fixed(t_sampling_algorithm), source, now_ms, will_use);
+    }
     m.encode_options_record(t_metering_statistics, fixed(t_metering_statistics), source, now_ms, will_use);
     m.encode_options_record(t_metering_reliability, fixed(t_metering_reliability), source, now_ms, will_use);
     m.encode_options_record(t_exporting_reliability, fixed(t_exporting_reliability), source, now_ms, will_use);

@@ -19,6 +19,19 @@ namespace ebpfix::ipfix {
 
 enum class Protocol : std::uint8_t { ipfix, netflow9 };
 
+// How the kernel picks the 1-in-N packets (announced in samplingAlgorithm, IE 35).
+enum class SamplingAlgorithm : std::uint8_t {
+    random,  // each packet independently with probability 1/N
+    hash,    // a hash of the flow key selects whole flows (RFC 7014 hash-based flow selection)
+};
+
+// The samplingAlgorithm (35) value for an algorithm: 2 "Random Sampling" for random,
+// 1 "Deterministic Sampling" for hash (a deterministic function of the packet content,
+// RFC 5475 section 6.2). docs/ipfix.md, "Sampling".
+constexpr std::uint8_t sampling_algorithm_ie_value(SamplingAlgorithm a) noexcept {
+    return a == SamplingAlgorithm::hash ? 1 : 2;
+}
+
 struct EncoderOptions {
     Protocol protocol = Protocol::ipfix;
     // IPFIX Observation Domain ID / NetFlow v9 Source ID. Stable, non-zero.
@@ -29,8 +42,11 @@ struct EncoderOptions {
     std::uint32_t template_refresh_seconds = 60;
     // ...or when this many messages were sent since (whichever comes first). 0 = never.
     std::uint32_t template_refresh_messages = 20;
-    // Packet sampling 1-in-N; 0 or 1 = off (no sampling options are sent then).
+    // Packet sampling 1-in-N; 0 or 1 = off (no sampling options are sent then). The
+    // records carry the sampled counts; the sampling options (templates 258 and 263) tell
+    // collectors to multiply them by N.
     std::uint32_t sampling_interval = 0;
+    SamplingAlgorithm sampling_algorithm = SamplingAlgorithm::random;
     // Wall-clock ms at which NetFlow v9 sysUptime is 0 (the exporter's start, or the
     // first capture time with --pcap). Also systemInitTimeMilliseconds.
     std::uint64_t uptime_origin_ms = 0;
@@ -80,8 +96,9 @@ public:
     // first use and again on refresh. now_ms: wall clock, ms since the Unix epoch.
     void encode(std::span<const FlowRecord> records, std::uint64_t now_ms, const MessageSink& sink);
 
-    // Options records: exporter statistics, the interface table and (when sampling is on)
-    // the sampling interval, with their options templates as needed.
+    // Options records: (when sampling is on) the sampling interval and algorithm first,
+    // then exporter statistics and the interface table, with their options templates as
+    // needed.
     void encode_options(const ExporterStatistics& stats, std::span<const InterfaceInfo> interfaces,
                         std::uint64_t now_ms, const MessageSink& sink);
 

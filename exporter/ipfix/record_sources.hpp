@@ -59,6 +59,7 @@ struct FlowSource {
 struct OptionsSource {
     std::uint32_t domain;
     std::uint32_t sampling;
+    SamplingAlgorithm algorithm;
     const EncoderCounters& before;  // encoder totals before this options export
     const ExporterStatistics& stats;
     std::uint64_t origin_ms;
@@ -73,6 +74,7 @@ struct OptionsSource {
     std::uint32_t exporting_process_id() const noexcept { return domain; }
     std::uint32_t observation_domain_id() const noexcept { return domain; }
     std::uint32_t sampling_interval() const noexcept { return sampling; }
+    std::uint8_t sampling_algorithm() const noexcept { return sampling_algorithm_ie_value(algorithm); }
     std::uint64_t exported_messages() const noexcept { return before.messages; }
     std::uint64_t exported_flow_records() const noexcept { return before.data_records; }
     std::uint64_t exported_octets() const noexcept { return before.octets; }

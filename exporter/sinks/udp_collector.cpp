@@ -18,7 +18,8 @@ std::string UdpCollectorSink::identity() const {
     return "udp " + kind() + " " + host_port_text(settings_.host, settings_.port) + " domain " +
            std::to_string(e.observation_domain) + " size " + std::to_string(e.max_message_size) + " refresh " +
            std::to_string(e.template_refresh_seconds) + "/" + std::to_string(e.template_refresh_messages) +
-           " sampling " + std::to_string(e.sampling_interval) + " origin " +
+           " sampling " + std::to_string(e.sampling_interval) +
+           (e.sampling_algorithm == ipfix::SamplingAlgorithm::hash ? "/hash" : "/random") + " origin " +
            std::to_string(e.uptime_origin_ms);
 }
 

@@ -337,6 +337,55 @@ BOOST_AUTO_TEST_CASE(ipfix_value_rules) {
     BOOST_TEST(d.decode(with_record(153, 8, std::uint64_t(kExport) * 1000 + 999)).flows.size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(sampling_announcements) {
+    // ebpfix's layout: 258 = scope meteringProcessId | samplingInterval, 263 = the same plus
+    // samplingAlgorithm. Header 16, template sets at 16 and 34, data set 258 at 56 (record
+    // at 60), data set 263 at 68 (records at 72, 81).
+    auto msg = [](std::uint32_t interval_258, std::uint32_t interval_263, std::initializer_list<std::uint8_t> algorithms,
+                  std::uint32_t seq = 0) {
+        Wire w;
+        w.ipfix_header(kExport, seq, 7);
+        w.begin_set(3).u16(258).u16(2).u16(1).u16(143).u16(4).u16(34).u16(4).end_set();
+        w.begin_set(3).u16(263).u16(3).u16(1).u16(143).u16(4).u16(34).u16(4).u16(35).u16(1).end_set();
+        w.begin_set(258).u32(7).u32(interval_258).end_set();
+        w.begin_set(263);
+        for (auto a : algorithms) w.u32(7).u32(interval_263).u8(a);
+        w.end_set();
+        return w.finish_ipfix();
+    };
+    FlowDecoder d(Protocol::ipfix);
+    BOOST_TEST(!d.sampling_interval(7).has_value());
+    auto m = d.decode(msg(10, 10, {1}));
+    BOOST_TEST(m.options.size() == 2u);
+    BOOST_TEST(d.sampling_interval(7).value_or(0) == 10u);
+    BOOST_TEST(d.sampling_algorithm(7).value_or(0) == 1u);
+    BOOST_TEST(!d.sampling_interval(8).has_value());  // kept per domain
+
+    expect_error(d, msg(0, 0, {1}, 2), "offset 60: samplingInterval 0 (1 in N needs N >= 1)");
+    expect_error(d, msg(10, 10, {3}, 2), "offset 72: samplingAlgorithm 3 is not 1 (deterministic) or 2 (random)");
+    expect_error(d, msg(10, 20, {1}, 2), "offset 72: samplingInterval 20 disagrees with 10 at offset 60");
+    expect_error(d, msg(10, 10, {1, 2}, 2), "offset 81: samplingAlgorithm 2 disagrees with 1 at offset 72");
+    // A rejected message changes nothing; a new rate in a later message (a reload) counts.
+    BOOST_TEST(d.sampling_interval(7).value_or(0) == 10u);
+    d.decode(msg(100, 100, {2}, 2));
+    BOOST_TEST(d.sampling_interval(7).value_or(0) == 100u);
+    BOOST_TEST(d.sampling_algorithm(7).value_or(0) == 2u);
+
+    // NetFlow v9: System scope, the same fields; FlowSets padded to 4 bytes.
+    Wire w;
+    w.v9_header(4, 10000, kExport, 0, 3);
+    w.begin_set(1).u16(258).u16(4).u16(4).u16(1).u16(4).u16(34).u16(4).zeros(2).end_set();
+    w.begin_set(1).u16(263).u16(4).u16(8).u16(1).u16(4).u16(34).u16(4).u16(35).u16(1).zeros(2).end_set();
+    w.begin_set(258).u32(3).u32(10).end_set();
+    w.begin_set(263).u32(3).u32(10).u8(2).zeros(3).end_set();
+    FlowDecoder v9(Protocol::netflow9);
+    auto m9 = v9.decode(w.bytes());
+    BOOST_REQUIRE(m9.options.size() == 2u);
+    BOOST_TEST(m9.options[1].scope_uint(1) == 3u);
+    BOOST_TEST(v9.sampling_interval(3).value_or(0) == 10u);
+    BOOST_TEST(v9.sampling_algorithm(3).value_or(0) == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(valid_v9_decodes_exactly) {
     FlowDecoder d(Protocol::netflow9);
     auto m = d.decode(valid_v9());

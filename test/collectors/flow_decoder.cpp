@@ -231,6 +231,38 @@ void check_common_values(const DecodedRecord& rec) {
         throw DecodeError(rec.offset, "flowDirection " + std::to_string(rec.uint(61)) + " is not 0..1");
     if (rec.has(60) && rec.uint(60) != 4 && rec.uint(60) != 6)
         throw DecodeError(rec.offset, "ipVersion " + std::to_string(rec.uint(60)) + " is not 4 or 6");
+    // 1 in 0 is no rate: collectors log an error (nfdump) or drop the flows (Akvorado).
+    if (rec.has(34) && rec.uint(34) == 0) throw DecodeError(rec.offset, "samplingInterval 0 (1 in N needs N >= 1)");
+    if (rec.has(35) && rec.uint(35) != 1 && rec.uint(35) != 2)
+        throw DecodeError(rec.offset, "samplingAlgorithm " + std::to_string(rec.uint(35)) +
+                                          " is not 1 (deterministic) or 2 (random)");
+}
+
+// Every options record of one message that announces sampling says the same.
+void check_sampling_agrees(const std::vector<DecodedRecord>& options) {
+    const DecodedRecord* first = nullptr;
+    for (const auto& rec : options) {
+        if (!rec.has(34)) continue;
+        if (first == nullptr) {
+            first = &rec;
+            continue;
+        }
+        if (rec.uint(34) != first->uint(34))
+            throw DecodeError(rec.offset, "samplingInterval " + std::to_string(rec.uint(34)) + " disagrees with " +
+                                              std::to_string(first->uint(34)) + " at offset " +
+                                              std::to_string(first->offset));
+    }
+    const DecodedRecord* first_algorithm = nullptr;
+    for (const auto& rec : options) {
+        if (!rec.has(34) || !rec.has(35)) continue;
+        if (first_algorithm == nullptr) {
+            first_algorithm = &rec;
+        } else if (rec.uint(35) != first_algorithm->uint(35)) {
+            throw DecodeError(rec.offset, "samplingAlgorithm " + std::to_string(rec.uint(35)) + " disagrees with " +
+                                              std::to_string(first_algorithm->uint(35)) + " at offset " +
+                                              std::to_string(first_algorithm->offset));
+        }
+    }
 }
 
 }  // namespace
@@ -288,6 +320,18 @@ std::optional<std::uint64_t> FlowDecoder::system_init_time_ms(std::uint32_t doma
     return d->second.system_init_ms;
 }
 
+std::optional<std::uint32_t> FlowDecoder::sampling_interval(std::uint32_t domain) const {
+    auto d = domains_.find(domain);
+    if (d == domains_.end()) return std::nullopt;
+    return d->second.sampling_interval;
+}
+
+std::optional<std::uint8_t> FlowDecoder::sampling_algorithm(std::uint32_t domain) const {
+    auto d = domains_.find(domain);
+    if (d == domains_.end()) return std::nullopt;
+    return d->second.sampling_algorithm;
+}
+
 DecodedMessage FlowDecoder::decode(gsl::span<const std::uint8_t> datagram) {
     DecodedMessage out;
     out.protocol = protocol_;
@@ -307,8 +351,12 @@ DecodedMessage FlowDecoder::decode(gsl::span<const std::uint8_t> datagram) {
     else
         decode_v9(datagram, out, st);
 
-    for (const auto& rec : out.options)
+    check_sampling_agrees(out.options);
+    for (const auto& rec : out.options) {
         if (rec.has(160)) st.system_init_ms = rec.uint(160);
+        if (rec.has(34)) st.sampling_interval = std::uint32_t(rec.uint(34));
+        if (rec.has(34) && rec.has(35)) st.sampling_algorithm = std::uint8_t(rec.uint(35));
+    }
     domains_[domain] = std::move(st);
     ++messages_;
     flow_records_ += out.flows.size();

@@ -22,7 +22,9 @@
 //    options templates, data and options data records).
 //  * Value rules: v9 FIRST_SWITCHED <= LAST_SWITCHED <= sysUptime; IPFIX flowStart <=
 //    flowEnd (152/153, 150/151) and flowEnd not after the export time; flowEndReason 1..5,
-//    flowDirection 0..1, ipVersion 4 or 6.
+//    flowDirection 0..1, ipVersion 4 or 6; samplingInterval (34) >= 1, samplingAlgorithm
+//    (35) 1 or 2 (IANA: deterministic, random); the options records of one message that
+//    carry samplingInterval announce the same interval and algorithm.
 // Errors are DecodeError, whose message starts with "offset N:" (byte offset in the
 // message). A message that throws changes no decoder state (templates, sequences).
 #pragma once
@@ -120,6 +122,11 @@ public:
     const Template* find_template(std::uint32_t domain, std::uint16_t id) const;
     // systemInitTimeMilliseconds (IE 160) from the last options record that carried it.
     std::optional<std::uint64_t> system_init_time_ms(std::uint32_t domain) const;
+    // The sampling announced for a domain (Observation Domain / Source ID): the last
+    // options record with samplingInterval (34), and samplingAlgorithm (35) from the last
+    // of those that carried it too; collectors keyed by version and domain keep the same.
+    std::optional<std::uint32_t> sampling_interval(std::uint32_t domain) const;
+    std::optional<std::uint8_t> sampling_algorithm(std::uint32_t domain) const;
 
     std::uint64_t messages() const noexcept { return messages_; }
     std::uint64_t flow_records() const noexcept { return flow_records_; }
@@ -130,6 +137,8 @@ private:
         std::map<std::uint16_t, Template> templates;
         std::optional<std::uint32_t> next_sequence;
         std::optional<std::uint64_t> system_init_ms;
+        std::optional<std::uint32_t> sampling_interval;
+        std::optional<std::uint8_t> sampling_algorithm;
     };
 
     void decode_ipfix(gsl::span<const std::uint8_t> m, DecodedMessage& out, DomainState& st) const;

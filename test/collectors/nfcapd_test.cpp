@@ -2,7 +2,9 @@
 // private loopback to an nfcapd child (IPFIX over 127.0.0.1, NetFlow v9 over ::1); after
 // SIGTERM (nfcapd flushes and closes its file) `nfdump -o raw` must show every flow with
 // the exact addresses, ports, protocol, packets, bytes, start/end ms, TCP flags and ToS,
-// and `nfdump -I` must report no sequence failure.
+// and `nfdump -I` must report no sequence failure. With 1-in-10 sampling announced (the
+// options first, as the exporter sends them), nfdump must store and total every packet
+// and byte count times 10, exactly.
 #define BOOST_TEST_MODULE nfcapd_collector
 #include <boost/test/unit_test.hpp>
 
@@ -13,6 +15,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "collectors/collector_flows.hpp"
@@ -44,29 +47,45 @@ std::string key_text(const std::string& src, const std::string& dst, const std::
 struct Run {
     std::vector<std::map<std::string, std::string>> records;
     std::string stat_output;
+    std::string exporter_output;  // nfdump -E: exporters and their samplers
     std::size_t messages = 0;
 };
 
+struct Sampling {
+    std::uint32_t interval = 0;  // 0 = off: no options sent
+    ipfix::SamplingAlgorithm algorithm = ipfix::SamplingAlgorithm::random;
+};
+
 // Encodes `flows`, sends them to an nfcapd child on `address`, stops it, reads its file.
+// With sampling on, the options (sampling, statistics) go first, as on the exporter's
+// first cycle.
 Run export_to_nfcapd(Protocol protocol, const std::string& address, std::uint16_t port,
-                     const std::vector<FlowRecord>& flows, std::uint64_t now_ms, std::uint64_t origin_ms) {
+                     const std::vector<FlowRecord>& flows, std::uint64_t now_ms, std::uint64_t origin_ms,
+                     Sampling sampling = {}) {
     TempDir dir("ebpfix-nfcapd");
     ipfix::EncoderOptions o;
     o.protocol = protocol;
     o.observation_domain = 77;
     o.max_message_size = 1472;
     o.uptime_origin_ms = origin_ms;
+    o.sampling_interval = sampling.interval;
+    o.sampling_algorithm = sampling.algorithm;
     ipfix::FlowEncoder enc(o);
     std::vector<std::vector<std::uint8_t>> datagrams;
     // Two drain cycles, so the stream has several messages and a sequence to check.
     std::size_t half = flows.size() / 2;
     auto sink = [&](gsl::span<const std::uint8_t> m) { datagrams.emplace_back(m.begin(), m.end()); };
+    if (sampling.interval > 1) enc.encode_options(ipfix::ExporterStatistics{}, {}, now_ms, sink);
     enc.encode(std::span<const FlowRecord>(flows.data(), half), now_ms, sink);
     enc.encode(std::span<const FlowRecord>(flows.data() + half, flows.size() - half), now_ms, sink);
     // Our own strict decoder must accept the stream first.
     FlowDecoder check(protocol);
     for (const auto& d : datagrams) check.decode(d);
     BOOST_TEST_REQUIRE(check.flow_records() == flows.size());
+    if (sampling.interval > 1) {
+        BOOST_TEST_REQUIRE(check.sampling_interval(77).value_or(0) == sampling.interval);
+        BOOST_TEST_REQUIRE(check.sampling_algorithm(77).value_or(0) == ipfix::sampling_algorithm_ie_value(sampling.algorithm));
+    }
 
     bool v6 = address.find(':') != std::string::npos;
     std::vector<std::string> argv{"nfcapd", "-w", dir.path().string(), "-b", address, "-p", std::to_string(port)};
@@ -96,6 +115,13 @@ Run export_to_nfcapd(Protocol protocol, const std::string& address, std::uint16_
     auto stat = run_command({"nfdump", "-r", files[0].string(), "-I"}, 60s);
     BOOST_TEST_REQUIRE(stat.exit_code == 0, stat.output);
     run.stat_output = stat.output;
+    auto exporters = run_command({"nfdump", "-E", files[0].string()}, 60s);
+    BOOST_TEST_REQUIRE(exporters.exit_code == 0, exporters.output);
+    run.exporter_output = exporters.output;
+    if (const char* keep = std::getenv("EBPFIX_KEEP_COLLECTOR_OUTPUT")) {
+        std::ofstream(std::filesystem::path(keep) / ("nfdump-I-" + std::to_string(port) + ".txt")) << stat.output;
+        std::ofstream(std::filesystem::path(keep) / ("nfdump-E-" + std::to_string(port) + ".txt")) << exporters.output;
+    }
     return run;
 }
 
@@ -108,7 +134,9 @@ std::string first_token(const std::string& s) { return s.substr(0, s.find(' '));
 // Checks every flow against nfdump's records, matched by addresses, protocol and source
 // port (the destination port is checked, not matched: it is where collectors disagree).
 // start/end are compared with the shift the collector's time base implies (0 for IPFIX).
-void check_records(Protocol protocol, const std::vector<FlowRecord>& flows, const Run& run, std::int64_t time_shift_ms) {
+// `scale`: the sampling interval nfdump must multiply packets and bytes by (1 = none).
+void check_records(Protocol protocol, const std::vector<FlowRecord>& flows, const Run& run, std::int64_t time_shift_ms,
+                   std::uint64_t scale = 1) {
     BOOST_TEST_REQUIRE(run.records.size() == flows.size());
     std::map<std::string, const std::map<std::string, std::string>*> by_key;
     for (const auto& r : run.records) {
@@ -140,8 +168,8 @@ void check_records(Protocol protocol, const std::vector<FlowRecord>& flows, cons
                 BOOST_TEST_MESSAGE("nfdump shows " << shown << " for " << describe(f));
             auto v = [&](const char* key) { auto f2 = r.find(key); return f2 == r.end() ? std::string("<absent>") : f2->second; };
             auto hex = [&](const char* key) { return std::to_string(std::strtoul(v(key).c_str(), nullptr, 16)); };
-            BOOST_TEST(v("in packets") == std::to_string(f.packets));
-            BOOST_TEST(v("in bytes") == std::to_string(f.bytes));
+            BOOST_TEST(v("in packets") == std::to_string(f.packets * scale));
+            BOOST_TEST(v("in bytes") == std::to_string(f.bytes * scale));
             BOOST_TEST(v("first") == std::to_string(std::int64_t(f.start_ms) + time_shift_ms));
             BOOST_TEST(v("last") == std::to_string(std::int64_t(f.end_ms) + time_shift_ms));
             BOOST_TEST(hex("tcp flags") == std::to_string(f.tcp_flags & 0xffu));
@@ -188,4 +216,89 @@ BOOST_AUTO_TEST_CASE(netflow9_to_nfcapd_over_ipv6_loopback) {
     BOOST_TEST(run.stat_output.find("Sequence failures: 0\n") != std::string::npos, run.stat_output);
     BOOST_TEST(run.stat_output.find("Flows: " + std::to_string(flows.size()) + "\n") != std::string::npos,
                run.stat_output);
+}
+
+namespace {
+
+// The collector flows with counts small enough that 10 x fits 64 bits (nfdump multiplies
+// in uint64); still seeded, so every count is known.
+std::vector<FlowRecord> sampled_flows(std::uint64_t now, std::uint64_t seed) {
+    auto flows = collector_flows(now, 300, seed);
+    for (auto& f : flows) {
+        f.packets = 1 + f.packets % 1000000;
+        f.bytes = 40 * f.packets + f.bytes % 1000000;
+    }
+    return flows;
+}
+
+std::uint64_t sum_packets(const std::vector<FlowRecord>& flows) {
+    std::uint64_t n = 0;
+    for (const auto& f : flows) n += f.packets;
+    return n;
+}
+
+std::uint64_t sum_bytes(const std::vector<FlowRecord>& flows) {
+    std::uint64_t n = 0;
+    for (const auto& f : flows) n += f.bytes;
+    return n;
+}
+
+// Lines that start with `head` after their indentation.
+std::size_t count_lines_starting(const std::string& text, const std::string& head) {
+    std::istringstream lines(text);
+    std::size_t n = 0;
+    for (std::string line; std::getline(lines, line);) {
+        auto start = line.find_first_not_of(' ');
+        if (start != std::string::npos && line.compare(start, head.size(), head) == 0) ++n;
+    }
+    return n;
+}
+
+// nfdump -I totals: the flows and 10 x the raw packet and byte sums.
+void check_scaled_totals(const std::vector<FlowRecord>& flows, const Run& run, std::uint64_t scale) {
+    const std::string& st = run.stat_output;
+    BOOST_TEST(st.find("Flows: " + std::to_string(flows.size()) + "\n") != std::string::npos, st);
+    BOOST_TEST(st.find("Packets: " + std::to_string(sum_packets(flows) * scale) + "\n") != std::string::npos, st);
+    BOOST_TEST(st.find("Bytes: " + std::to_string(sum_bytes(flows) * scale) + "\n") != std::string::npos, st);
+}
+
+// nfdump -E: exactly one sampler for the exporter, the "generic" one nfdump 1.7.1 makes
+// from samplingInterval without samplingAlgorithm (template 258): 1 packet, N - 1 skipped.
+// (It ignores 263, which has both; it would not store the algorithm from either.)
+void expect_one_generic_sampler(const Run& run, std::uint32_t interval) {
+    const std::string& e = run.exporter_output;
+    BOOST_TEST(count_lines_starting(e, "Sampler:") == 1u, e);
+    BOOST_TEST(e.find("Sampler: Generic Sampler: algorithm: 0, packet interval: 1, packet space: " +
+                      std::to_string(interval - 1) + "\n") != std::string::npos,
+               e);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ipfix_sampled_1_in_10_is_scaled_by_nfdump) {
+    std::uint64_t now = wall_ms();
+    auto flows = sampled_flows(now, 4);
+    auto run = export_to_nfcapd(Protocol::ipfix, "127.0.0.1", 4739, flows, now, now - 3600000,
+                                {10, ipfix::SamplingAlgorithm::random});
+    BOOST_TEST_MESSAGE("IPFIX sampled: " << flows.size() << " flows in " << run.messages << " messages\n"
+                                         << run.exporter_output);
+    check_records(Protocol::ipfix, flows, run, 0, 10);
+    check_scaled_totals(flows, run, 10);
+    expect_one_generic_sampler(run, 10);
+    // nfdump 1.7.1 counts only flow records in the IPFIX sequence but re-syncs silently
+    // until its first flow record, so options sent before any flow cost no failure.
+    BOOST_TEST(run.stat_output.find("Sequence failures: 0\n") != std::string::npos, run.stat_output);
+}
+
+BOOST_AUTO_TEST_CASE(netflow9_sampled_1_in_10_is_scaled_by_nfdump) {
+    std::uint64_t now = wall_ms();
+    auto flows = sampled_flows(now, 5);
+    auto run = export_to_nfcapd(Protocol::netflow9, "::1", 2055, flows, now, now - 3600000,
+                                {10, ipfix::SamplingAlgorithm::hash});
+    BOOST_TEST_MESSAGE("NetFlow v9 sampled: " << flows.size() << " flows in " << run.messages << " messages\n"
+                                              << run.exporter_output);
+    check_records(Protocol::netflow9, flows, run, -std::int64_t(now % 1000), 10);
+    check_scaled_totals(flows, run, 10);
+    expect_one_generic_sampler(run, 10);
+    BOOST_TEST(run.stat_output.find("Sequence failures: 0\n") != std::string::npos, run.stat_output);
 }

@@ -275,6 +275,9 @@ BOOST_AUTO_TEST_CASE(options_round_trip) {
         BOOST_TEST_CONTEXT(name(p)) {
             auto o = options_for(p, 1472);
             o.sampling_interval = 100;
+            // Both algorithms, one per protocol: samplingAlgorithm 2 random, 1 flow hash.
+            o.sampling_algorithm = p == Protocol::ipfix ? ipfix::SamplingAlgorithm::random : ipfix::SamplingAlgorithm::hash;
+            const std::uint64_t algorithm_ie = p == Protocol::ipfix ? 2 : 1;
             ipfix::FlowEncoder enc(o);
             FlowDecoder d(p);
             // Some flows first, so the statistics have something to report.
@@ -301,7 +304,7 @@ BOOST_AUTO_TEST_CASE(options_round_trip) {
             BOOST_TEST(opts.flows.empty());
 
             std::map<std::uint32_t, std::pair<std::string, std::string>> names;
-            int ignored = 0, not_sent = 0, sampling = 0, metering = 0;
+            int ignored = 0, not_sent = 0, sampling = 0, with_algorithm = 0, metering = 0;
             std::uint16_t if_scope = p == Protocol::ipfix ? 10 : 2;  // ingressInterface / v9 Interface
             for (const auto& r : opts.options) {
                 if (r.has(82)) {
@@ -323,6 +326,13 @@ BOOST_AUTO_TEST_CASE(options_round_trip) {
                 if (r.has(34)) {
                     ++sampling;
                     BOOST_TEST(r.uint(34) == 100u);
+                    // Scoped to the metering process (IPFIX) / the system (v9), whose id is the domain.
+                    BOOST_TEST(r.scope_uint(p == Protocol::ipfix ? 143 : 1) == 4242u);
+                }
+                if (r.has(35)) {
+                    ++with_algorithm;
+                    BOOST_TEST(r.has(34));
+                    BOOST_TEST(r.uint(35) == algorithm_ie);
                 }
                 if (r.has(160)) {
                     ++metering;
@@ -334,7 +344,10 @@ BOOST_AUTO_TEST_CASE(options_round_trip) {
             }
             BOOST_TEST(ignored == 1);
             BOOST_TEST(not_sent == 1);
-            BOOST_TEST(sampling == 1);
+            BOOST_TEST(sampling == 2);  // 258 (interval) and 263 (interval + algorithm)
+            BOOST_TEST(with_algorithm == 1);
+            BOOST_TEST(d.sampling_interval(4242).value_or(0) == 100u);
+            BOOST_TEST(d.sampling_algorithm(4242).value_or(0) == algorithm_ie);
             BOOST_TEST(metering == 1);
             BOOST_TEST(names.size() == 3u);
             BOOST_TEST(names[1].first == "lo");

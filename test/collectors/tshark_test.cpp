@@ -2,7 +2,7 @@
 // encoder's datagrams on a private loopback, then `tshark -V` must decode every message
 // with no malformed packet, no expert error and no set it could not decode, and show
 // each flow with the values that were encoded. IPFIX and NetFlow v9, IPv4 and IPv6
-// flows, plus the options (statistics, interface table, sampling).
+// flows, plus the options (statistics, interface table, sampling interval and algorithm).
 #define BOOST_TEST_MODULE tshark_collector
 #include <boost/test/unit_test.hpp>
 
@@ -40,6 +40,7 @@ std::uint64_t wall_ms() {
 
 struct Capture {
     std::string text;        // tshark -V
+    std::string sampling;    // tshark -T fields: "interval<TAB>algorithm" per frame with sampling options
     std::size_t frames = 0;  // datagrams sent = frames captured
 };
 
@@ -67,7 +68,19 @@ Capture capture_and_dissect(const std::string& address, std::uint16_t port,
     BOOST_TEST_REQUIRE(r.exit_code == 0, r.output);
     if (const char* keep = std::getenv("EBPFIX_KEEP_COLLECTOR_OUTPUT"))
         std::ofstream(std::filesystem::path(keep) / ("tshark-" + std::to_string(port) + ".txt")) << r.output;
-    return {r.output, datagrams.size()};
+    // The sampling fields by name, as a script reading tshark would take them.
+    auto fields = run_command({"tshark", "-n", "-r", pcap.string(), "-d", "udp.port==" + std::to_string(port) + ",cflow",
+                               "-Y", "cflow.sampling_interval", "-T", "fields", "-E", "occurrence=a", "-E",
+                               "aggregator=,", "-e", "cflow.sampling_interval", "-e", "cflow.sampling_algorithm"},
+                              120s, {{"TZ", "UTC"}});
+    BOOST_TEST_REQUIRE(fields.exit_code == 0, fields.output);
+    // The output also carries tshark's notes on stderr ("Running as user root ..."): keep
+    // the field lines only.
+    std::istringstream lines(fields.output);
+    std::string sampling;
+    for (std::string line; std::getline(lines, line);)
+        if (!line.empty() && line.find_first_not_of("0123456789,\t") == std::string::npos) sampling += line + "\n";
+    return {r.output, sampling, datagrams.size()};
 }
 
 // Lines that mean the dissector could not decode something.
@@ -91,13 +104,15 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
 }
 
 std::vector<std::vector<std::uint8_t>> encode(Protocol p, const std::vector<FlowRecord>& flows, std::uint64_t now_ms,
-                                              std::uint64_t origin_ms, bool with_options) {
+                                              std::uint64_t origin_ms, bool with_options,
+                                              ipfix::SamplingAlgorithm algorithm) {
     ipfix::EncoderOptions o;
     o.protocol = p;
     o.observation_domain = 77;
     o.max_message_size = 1472;
     o.uptime_origin_ms = origin_ms;
     o.sampling_interval = with_options ? 10 : 0;
+    o.sampling_algorithm = algorithm;
     ipfix::FlowEncoder enc(o);
     std::vector<std::vector<std::uint8_t>> out;
     auto sink = [&](gsl::span<const std::uint8_t> m) { out.emplace_back(m.begin(), m.end()); };
@@ -189,11 +204,11 @@ void check_flows(Protocol p, const std::vector<FlowRecord>& flows, const Capture
     (void)now_ms;
 }
 
-void run_case(Protocol p, const std::string& address, std::uint16_t port) {
+void run_case(Protocol p, const std::string& address, std::uint16_t port, ipfix::SamplingAlgorithm algorithm) {
     std::uint64_t now = wall_ms();
     std::uint64_t origin = now - 7200123;
     auto flows = collector_flows(now, 120, 3);
-    auto datagrams = encode(p, flows, now, origin, true);
+    auto datagrams = encode(p, flows, now, origin, true, algorithm);
     auto cap = capture_and_dissect(address, port, datagrams);
     BOOST_TEST_MESSAGE((p == Protocol::ipfix ? "IPFIX" : "NetFlow v9") << ": " << flows.size() << " flows, "
                                                                        << datagrams.size() << " datagrams");
@@ -203,9 +218,19 @@ void run_case(Protocol p, const std::string& address, std::uint16_t port) {
     // Options: each value encoded by encode() above appears exactly once.
     for (const char* line : {"IfName: lo\n", "IfDescr: loopback\n", "IfName: veth-dec0\n", "IfDescr: test veth\n",
                              "Ignored Packets: 11\n", "Ignored Octets: 2200\n", "Not Sent Flows: 3\n",
-                             "Not Sent Packets: 40\n", "Not Sent Octets: 5000\n", "Sampling interval: 10\n"})
+                             "Not Sent Packets: 40\n", "Not Sent Octets: 5000\n"})
         BOOST_TEST(count_of(cap.text, std::string(" ") + line) == 1u, "tshark shows \"" << line << "\" "
                                                                        << count_of(cap.text, line) << " times");
+    // Sampling: the interval in both records (258 alone, 263 with the algorithm), the
+    // algorithm once, with its IANA name.
+    const bool hash = algorithm == ipfix::SamplingAlgorithm::hash;
+    const std::string algorithm_line = hash ? " Sampling algorithm: Deterministic sampling (1)\n"
+                                            : " Sampling algorithm: Random sampling (2)\n";
+    BOOST_TEST(count_of(cap.text, " Sampling interval: 10\n") == 2u, cap.text.size());
+    BOOST_TEST(count_of(cap.text, algorithm_line) == 1u, "tshark shows \"" << algorithm_line << "\" "
+                                                          << count_of(cap.text, algorithm_line) << " times");
+    BOOST_TEST(count_of(cap.text, " Sampling algorithm: ") == 1u);
+    BOOST_TEST(cap.sampling == std::string(hash ? "10,10\t1\n" : "10,10\t2\n"), "tshark -T fields: " << cap.sampling);
     auto init = cap.text.find("System Init Time: ");
     BOOST_TEST_REQUIRE(init != std::string::npos);
     auto init_line = cap.text.substr(init + 18, cap.text.find('\n', init) - init - 18);
@@ -214,6 +239,11 @@ void run_case(Protocol p, const std::string& address, std::uint16_t port) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(ipfix_dissects_cleanly_over_ipv4_loopback) { run_case(Protocol::ipfix, "127.0.0.1", 4739); }
+// Random sampling announced over IPFIX, flow-hash sampling over v9: both algorithm values.
+BOOST_AUTO_TEST_CASE(ipfix_dissects_cleanly_over_ipv4_loopback) {
+    run_case(Protocol::ipfix, "127.0.0.1", 4739, ipfix::SamplingAlgorithm::random);
+}
 
-BOOST_AUTO_TEST_CASE(netflow9_dissects_cleanly_over_ipv6_loopback) { run_case(Protocol::netflow9, "::1", 2055); }
+BOOST_AUTO_TEST_CASE(netflow9_dissects_cleanly_over_ipv6_loopback) {
+    run_case(Protocol::netflow9, "::1", 2055, ipfix::SamplingAlgorithm::hash);
+}

@@ -401,23 +401,175 @@ BOOST_AUTO_TEST_CASE(ipfix_options_golden) {
     const std::string pad_name(24, '0');    // "eth0" + 12 NUL
     const std::string pad_desc(116, '0');   // "uplink" + 58 NUL
     Bytes expected = hex(
-        "000a 017a 6553f13c 00000001 00000007"  // 378 bytes, sequence 1
+        "000a 019d 6553f13c 00000001 00000007"  // 413 bytes, sequence 1
         // Options Template Sets (id 3), one template each: id, field count, scope count
         " 0003 0012 0102 0002 0001 008f 0004 0022 0004"  // 258: meteringProcessId | samplingInterval
+        " 0003 0016 0107 0003 0001 008f 0004 0022 0004 0023 0001"  // 263: ... | samplingInterval, samplingAlgorithm (1)
         " 0003 001e 0103 0005 0001 0095 0004 0029 0008 002a 0008 0028 0008 00a0 0008"  // 259 (RFC 7011 4.1)
         " 0003 001e 0104 0005 0001 0095 0004 00a4 0008 00a5 0008 0143 0008 0143 0008"  // 260 (4.2)
         " 0003 0022 0105 0006 0001 0090 0004 00a6 0008 00a7 0008 00a8 0008 0143 0008 0143 0008"  // 261 (4.3)
         " 0003 0016 0106 0003 0001 000a 0004 0052 0010 0053 0040"  // 262: ifindex | name 16, description 64
         // Data Sets
         " 0102 000c 00000007 00000064"  // metering process 7 samples 1 in 100
+        " 0107 000d 00000007 00000064 02"  // the same, algorithm 2 = random (the default)
         " 0103 0028 00000007 0000000000000001 0000000000000001 00000000000000a8 0000018bcfe55478"
         " 0104 0028 00000007 0000000000000005 0000000000000258 0000018bcfe55478 0000018bcfe652db"
         " 0105 0030 00000007 0000000000000001 0000000000000002 000000000000012c"
         "           0000018bcfe55478 0000018bcfe652db"
         " 0106 0058 00000003 65746830" + pad_name + " 75706c696e6b" + pad_desc);  // "eth0", "uplink"
     CHECK_BYTES(cap.messages[1], expected);
+    BOOST_CHECK_EQUAL(enc.counters().options_records, 6u);
+    BOOST_CHECK_EQUAL(enc.counters().template_records, 7u);
+}
+
+BOOST_AUTO_TEST_CASE(netflow9_sampling_options_golden) {
+    EncoderOptions o = v9_options();
+    o.sampling_interval = 10;
+    o.sampling_algorithm = SamplingAlgorithm::hash;
+    FlowEncoder enc(o);
+    Capture cap;
+    enc.encode_options(ExporterStatistics{}, {}, k_now, cap.sink());
+    BOOST_REQUIRE_EQUAL(cap.messages.size(), 1u);
+    Bytes expected = hex(
+        "0009 000a 00001403 6553f100 00000000 00000007"  // count 10 = 5 templates + 5 records
+        // 258: System scope (4 bytes) | SAMPLING_INTERVAL 34 (4); 18 bytes + 2 padding
+        " 0001 0014 0102 0004 0004 0001 0004 0022 0004 0000"
+        // 263: System | SAMPLING_INTERVAL 34 (4), SAMPLING_ALGORITHM 35 (1); 22 + 2 padding
+        " 0001 0018 0107 0004 0008 0001 0004 0022 0004 0023 0001 0000"
+        " 0001 0020 0103 0004 0010 0001 0004 0029 0008 002a 0008 0028 0008 00a0 0008 0000"
+        " 0001 0020 0104 0004 0010 0001 0004 00a4 0008 00a5 0008 0143 0008 0143 0008 0000"
+        " 0001 0024 0105 0004 0014 0001 0004 00a6 0008 00a7 0008 00a8 0008 0143 0008 0143 0008 0000"
+        " 0102 000c 00000007 0000000a"         // Source ID 7 samples 1 in 10
+        " 0107 0010 00000007 0000000a 01 000000"  // algorithm 1 = deterministic (flow hash), 3 padding
+        " 0103 0028 00000007 0000000000000000 0000000000000000 0000000000000000 0000018bcfe55478"
+        " 0104 0028 00000007 0000000000000000 0000000000000000 0000018bcfe55478 0000018bcfe5687b"
+        " 0105 0030 00000007 0000000000000000 0000000000000000 0000000000000000"
+        "           0000018bcfe55478 0000018bcfe5687b");
+    CHECK_BYTES(cap.messages[0], expected);
     BOOST_CHECK_EQUAL(enc.counters().options_records, 5u);
-    BOOST_CHECK_EQUAL(enc.counters().template_records, 6u);
+}
+
+namespace {
+// The bytes of every set with this id, in message order.
+std::vector<Bytes> sets_with_id(const Bytes& m, bool v9, std::uint16_t id) {
+    std::vector<Bytes> out;
+    for (const auto& set : sets_of(m, v9))
+        if (set.id == id)
+            out.emplace_back(m.begin() + static_cast<long>(set.offset),
+                             m.begin() + static_cast<long>(set.offset + set.length));
+    return out;
+}
+// The options template records the message carries, by id (IPFIX set 3 / v9 FlowSet 1,
+// one template per set).
+std::vector<std::uint16_t> options_templates_in(const Bytes& m, bool v9) {
+    std::vector<std::uint16_t> ids;
+    for (const auto& set : sets_of(m, v9))
+        if (set.id == (v9 ? 1 : 3)) ids.push_back(u16(m, set.offset + 4));
+    return ids;
+}
+std::vector<std::uint16_t> data_sets_in(const Bytes& m, bool v9) {
+    std::vector<std::uint16_t> ids;
+    for (const auto& set : sets_of(m, v9))
+        if (set.id >= 256) ids.push_back(set.id);
+    return ids;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ipfix_sampling_records_hash_algorithm) {
+    EncoderOptions o = ipfix_options();
+    o.sampling_interval = 10;
+    o.sampling_algorithm = SamplingAlgorithm::hash;
+    FlowEncoder enc(o);
+    Capture cap;
+    enc.encode_options(ExporterStatistics{}, {}, k_now, cap.sink());
+    BOOST_REQUIRE_EQUAL(cap.messages.size(), 1u);
+    const Bytes& m = cap.messages[0];
+    auto templates = sets_with_id(m, false, 3);  // Options Template Sets
+    BOOST_REQUIRE_EQUAL(templates.size(), 5u);    // 258, 263, 259, 260, 261
+    CHECK_BYTES(templates[0], hex("0003 0012 0102 0002 0001 008f 0004 0022 0004"));
+    CHECK_BYTES(templates[1], hex("0003 0016 0107 0003 0001 008f 0004 0022 0004 0023 0001"));
+    auto d258 = sets_with_id(m, false, 258);
+    auto d263 = sets_with_id(m, false, 263);
+    BOOST_REQUIRE_EQUAL(d258.size(), 1u);
+    BOOST_REQUIRE_EQUAL(d263.size(), 1u);
+    CHECK_BYTES(d258[0], hex("0102 000c 00000007 0000000a"));
+    CHECK_BYTES(d263[0], hex("0107 000d 00000007 0000000a 01"));  // 1 = deterministic (flow hash)
+    // The sampling records come first, before the statistics.
+    BOOST_CHECK((data_sets_in(m, false) == std::vector<std::uint16_t>{258, 263, 259, 260, 261}));
+}
+
+BOOST_AUTO_TEST_CASE(no_sampling_records_for_interval_0_or_1) {
+    for (Protocol p : {Protocol::ipfix, Protocol::netflow9}) {
+        for (std::uint32_t interval : {0u, 1u}) {
+            BOOST_TEST_CONTEXT((p == Protocol::ipfix ? "IPFIX" : "v9") << " interval " << interval) {
+                EncoderOptions o = p == Protocol::ipfix ? ipfix_options() : v9_options();
+                o.sampling_interval = interval;
+                o.sampling_algorithm = SamplingAlgorithm::hash;
+                FlowEncoder enc(o);
+                Capture cap;
+                enc.encode_options(ExporterStatistics{}, {}, k_now, cap.sink());
+                BOOST_REQUIRE_EQUAL(cap.messages.size(), 1u);
+                bool v9 = p == Protocol::netflow9;
+                BOOST_CHECK((options_templates_in(cap.messages[0], v9) == std::vector<std::uint16_t>{259, 260, 261}));
+                BOOST_CHECK((data_sets_in(cap.messages[0], v9) == std::vector<std::uint16_t>{259, 260, 261}));
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(sampling_records_in_every_options_export_templates_on_refresh) {
+    // The records go with every encode_options (the exporter calls it on the first cycle,
+    // every template refresh interval and the last cycle); their templates when due.
+    for (Protocol p : {Protocol::ipfix, Protocol::netflow9}) {
+        BOOST_TEST_CONTEXT((p == Protocol::ipfix ? "IPFIX" : "v9")) {
+            EncoderOptions o = p == Protocol::ipfix ? ipfix_options() : v9_options();
+            o.sampling_interval = 64;
+            o.template_refresh_seconds = 60;
+            o.template_refresh_messages = 0;
+            FlowEncoder enc(o);
+            Capture cap;
+            bool v9 = p == Protocol::netflow9;
+            const std::uint64_t at[] = {0, 30000, 60000, 61000};
+            const bool templates[] = {true, false, true, false};
+            for (std::size_t i = 0; i < 4; ++i) {
+                enc.encode_options(ExporterStatistics{}, {}, k_now + at[i], cap.sink());
+                BOOST_REQUIRE_EQUAL(cap.messages.size(), i + 1);
+                const Bytes& m = cap.messages[i];
+                BOOST_TEST_CONTEXT("export " << i) {
+                    auto ids = options_templates_in(m, v9);
+                    BOOST_CHECK((ids == (templates[i] ? std::vector<std::uint16_t>{258, 263, 259, 260, 261}
+                                                      : std::vector<std::uint16_t>{})));
+                    BOOST_CHECK((data_sets_in(m, v9) == std::vector<std::uint16_t>{258, 263, 259, 260, 261}));
+                    auto d258 = sets_with_id(m, v9, 258);
+                    BOOST_REQUIRE_EQUAL(d258.size(), 1u);
+                    BOOST_CHECK_EQUAL(u32(d258[0], 8), 64u);  // after set header and scope
+                }
+            }
+            // After resend_templates() (a lost message) they go again at once.
+            enc.resend_templates();
+            enc.encode_options(ExporterStatistics{}, {}, k_now + 62000, cap.sink());
+            BOOST_CHECK((options_templates_in(cap.messages.back(), v9) ==
+                         std::vector<std::uint16_t>{258, 263, 259, 260, 261}));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(sampled_flow_records_carry_the_raw_counts_in_the_same_layout) {
+    // Sampling changes only the options: data templates 256/257 and their records are the
+    // same bytes, packet and octet counts as the kernel counted them (collectors scale).
+    for (Protocol p : {Protocol::ipfix, Protocol::netflow9}) {
+        EncoderOptions plain = p == Protocol::ipfix ? ipfix_options() : v9_options();
+        EncoderOptions sampled = plain;
+        sampled.sampling_interval = 10;
+        sampled.sampling_algorithm = SamplingAlgorithm::hash;
+        FlowEncoder a(plain), b(sampled);
+        Capture ca, cb;
+        std::vector<FlowRecord> records{tcp_v4(), icmp6_egress()};
+        a.encode(records, k_now, ca.sink());
+        b.encode(records, k_now, cb.sink());
+        BOOST_REQUIRE_EQUAL(ca.messages.size(), 1u);
+        BOOST_CHECK(ca.messages == cb.messages);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(netflow9_options_golden_with_padding) {
@@ -544,6 +696,15 @@ BOOST_AUTO_TEST_CASE(rejected_options) {
     o = ipfix_options();
     o.protocol = static_cast<Protocol>(7);
     rejects(o, "unknown protocol");
+    o = ipfix_options();
+    o.sampling_interval = 10;
+    o.sampling_algorithm = static_cast<SamplingAlgorithm>(9);
+    rejects(o, "unknown sampling algorithm");
+    try {
+        FlowEncoder{o};
+    } catch (const std::invalid_argument& e) {
+        BOOST_CHECK_EQUAL(std::string(e.what()), "encoder: unknown sampling_algorithm 9 (random or hash)");
+    }
 
     o = ipfix_options();
     o.max_message_size = 192;  // the smallest that works
