@@ -74,7 +74,13 @@ void UdpCollectorSink::cycle(const CycleContext& ctx) {
     const std::uint64_t every_ms = std::uint64_t(settings_.encoder.template_refresh_seconds) * 1000;
     if (!options_sent_ || ctx.now_ms < last_options_ms_ || ctx.now_ms >= last_options_ms_ + every_ms)
         export_options(ctx);
+    const std::uint64_t templates_before = encoder_.counters().template_records;
     export_records(ctx.records, ctx.now_ms);
+    // With sampling on, a collector that just got the templates again (refresh by message
+    // count, or after a loss) gets the sampling rate with them, not a refresh later:
+    // without it nfdump would store raw counts and Akvorado drop the flows.
+    if (settings_.encoder.sampling_interval > 1 && encoder_.counters().template_records != templates_before)
+        export_options(ctx);
 }
 
 SinkCounters UdpCollectorSink::counters() const {
