@@ -320,7 +320,7 @@ static __always_inline void count_packet(EBPFIX_CTX *ctx, const bool l2, const _
 		r.k4.ifindex = ctx_ifindex(ctx);
 		r.k4.direction = dir;
 		if (ebpfix_knobs.attribution)
-			r.k4.owner = ctx_owner(ctx);
+			r.k4.owner = ctx_owner(ctx, dir);
 		if (COUNT_FN(4, EBPFIX_HOOK)(&r.k4, &add) == 2 && r.k4.owner)
 			ctx_record_owner(ctx, r.k4.owner);
 	} else {
@@ -329,7 +329,7 @@ static __always_inline void count_packet(EBPFIX_CTX *ctx, const bool l2, const _
 		r.k6.ifindex = ctx_ifindex(ctx);
 		r.k6.direction = dir;
 		if (ebpfix_knobs.attribution)
-			r.k6.owner = ctx_owner(ctx);
+			r.k6.owner = ctx_owner(ctx, dir);
 		if (COUNT_FN(6, EBPFIX_HOOK)(&r.k6, &add) == 2 && r.k6.owner)
 			ctx_record_owner(ctx, r.k6.owner);
 	}

@@ -71,9 +71,22 @@ static __always_inline __u64 ctx_time_ns(struct __sk_buff *skb)
 }
 
 /* The cookie of the local socket the packet belongs to, 0 when the hook has none
- * (forwarded traffic, TC ingress before the socket lookup). */
-static __always_inline __u64 ctx_owner(struct __sk_buff *skb)
+ * (forwarded traffic, TC ingress) or only a mini socket (a SYN-ACK's request socket,
+ * TIME_WAIT): the daemon joins those by their 5-tuple. At TC ingress a socket is never
+ * the receiver's: a veth peer hands its skb over with the sender's socket still set. */
+static __always_inline __u64 ctx_owner(struct __sk_buff *skb, __u8 dir)
 {
+	struct bpf_sock *sk = skb->sk;
+
+#ifndef EBPFIX_CTX_SOCKET_HOOK
+	if (dir == EBPFIX_DIR_INGRESS)
+		return 0;
+#else
+	(void)dir;
+#endif
+
+	if (!sk || !bpf_sk_fullsock(sk))
+		return 0;
 	return bpf_get_socket_cookie(skb);
 }
 

@@ -60,7 +60,7 @@ static __always_inline __u64 ctx_time_ns(struct xdp_md *x)
 }
 
 /* No socket is known before the stack has seen the packet. */
-static __always_inline __u64 ctx_owner(struct xdp_md *x)
+static __always_inline __u64 ctx_owner(struct xdp_md *x, __u8 dir)
 {
 	return 0;
 }

@@ -95,6 +95,7 @@ void FlowExporter::count_deltas(std::span<const FlowDelta> deltas, std::vector<F
             it = if_counts_.insert(if_counts_.end(), InterfaceCount{d.key.ifindex, d.key.direction, 0, 0});
         it->packets += d.packets;
         it->bytes += d.bytes;
+        if (config_.attribution && d.key.owner != 0) tuples_.learn(d.key, totals_.drain_cycles);
         kept_.push_back(d);
     }
     // The batch form prefetches the table's slots ahead: faster on a full drain.
@@ -126,6 +127,14 @@ void FlowExporter::drain_into_table(std::uint64_t now_ns, std::vector<FlowRecord
 
 void FlowExporter::deliver(std::uint64_t now_ms, std::uint64_t work_start_ns, std::uint64_t deltas_before,
                            bool final) {
+    // Records whose key carries no socket (TC ingress, a SYN-ACK, TIME_WAIT) take the
+    // socket of their connection when another direction or packet named it.
+    if (config_.attribution) {
+        for (FlowRecord& r : records_)
+            if (r.key.owner == 0) r.key.owner = tuples_.find(r.key);
+        if (totals_.drain_cycles % 64 == 0 && totals_.drain_cycles > 512)
+            tuples_.forget_older_than(totals_.drain_cycles - 512);
+    }
     sinks::CycleSummary summary;
     summary.timestamp_s = static_cast<std::int64_t>(now_ms / 1000);
     for (const FlowRecord& r : records_) {
@@ -194,6 +203,18 @@ void FlowExporter::finish(std::uint64_t now_ms) {
     drain_into_table(UINT64_MAX, records_);
     table_.flush(records_);
     deliver(now_ms, start, deltas_before, true);
+}
+
+std::size_t FlowExporter::expire_all(std::uint64_t now_ns, std::uint64_t now_ms) {
+    const std::uint64_t start = steady_ns();
+    records_.clear();
+    const std::uint64_t deltas_before = totals_.drained_flows;
+    table_.set_time_base(time_base_());
+    drain_into_table(now_ns, records_);
+    table_.expire(now_ns, records_);  // what ended by itself keeps its reason
+    table_.flush(records_);
+    deliver(now_ms, start, deltas_before, false);
+    return records_.size();
 }
 
 void FlowExporter::reconfigure(const config::Config& config, std::uint64_t now_ms) {

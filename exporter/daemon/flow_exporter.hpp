@@ -13,6 +13,7 @@
 #include "bpf/flow_program.hpp"
 #include "config/config.hpp"
 #include "flow/flow_table.hpp"
+#include "attribution/socket_tuples.hpp"
 #include "sinks/sink.hpp"
 
 namespace ebpfix::daemon {
@@ -46,6 +47,10 @@ public:
 
     // Final: drain, export every open flow (reason 4), deliver everything held.
     void finish(std::uint64_t now_ms);
+
+    // `ebpfix ctl expire-all`: a cycle that also ends every open flow (reason 4, forced
+    // end); the flows start again with their next packet. Returns the records exported.
+    std::size_t expire_all(std::uint64_t now_ns, std::uint64_t now_ms);
 
     // SIGHUP: new outputs and timeouts; outputs whose settings did not change are kept
     // (sequence numbers, sockets, queued lines). Throws and changes nothing on error.
@@ -86,6 +91,7 @@ private:
     Interfaces interfaces_;
     BuildSinks build_sinks_;
     OwnerOf owner_of_;
+    attribution::SocketTuples tuples_;  // attribution: records without a cookie get their connection's
     SinkList sinks_;
     ExporterTotals totals_;
     ebpfix_counters kernel_at_last_cycle_{};
