@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Turns the IE registry subset and the template definitions into a C++ header.
 
-Usage: gen_templates.py --elements information_elements.csv --templates templates.def
-                        --output ebpfix_templates.hpp
+Usage: gen_templates.py --elements information_elements.csv
+                        [--enterprise-elements enterprise_elements.csv]
+                        --templates templates.def --output ebpfix_templates.hpp
 
 Every error names the place (FILE:LINE: message) and exits with status 1, so a bad
 template fails the build instead of producing a message a collector rejects.
@@ -12,6 +13,9 @@ import argparse
 import sys
 
 VARIABLE_LENGTH = 65535
+# RFC 5103 section 6.1: a reverse Information Element is the forward IE's id with the
+# enterprise bit set under this Private Enterprise Number.
+REVERSE_PEN = 29305
 
 # Allowed encoded lengths per abstract data type (RFC 7011 section 6.1 / 6.2: unsigned
 # and signed integers may use reduced-size encoding; the others are fixed).
@@ -43,6 +47,12 @@ SOURCES = {
     "ingress_ifindex": ("u", 4), "egress_ifindex": ("u", 4),
     "direction": ("u", 1), "end_reason": ("u", 1), "ip_version": ("u", 1),
     "vlan_id": ("u", 2), "inner_vlan_id": ("u", 2), "icmp_type_code": ("u", 2),
+    # the owner of a flow's local socket (attribution)
+    "user_name": ("str", 0), "application_name": ("str", 0), "owner_pid": ("u", 4),
+    "owner_uid": ("u", 4), "owner_cgroup_id": ("u", 8), "owner_cgroup_path": ("str", 0),
+    # the reverse direction of a biflow (RFC 5103)
+    "reverse_octets": ("u", 8), "reverse_packets": ("u", 8), "reverse_tcp_flags_low8": ("u", 1),
+    "reverse_start_ms": ("u", 8), "reverse_end_ms": ("u", 8), "biflow_direction": ("u", 1),
     # options records
     "metering_process_id": ("u", 4), "exporting_process_id": ("u", 4),
     "observation_domain_id": ("u", 4), "sampling_interval": ("u", 4),
@@ -70,6 +80,7 @@ def fail(path, line, message):
 
 
 def read_elements(path):
+    """id,name,abstract_data_type[,reference] per line; the reference is for the reader."""
     elements = {}
     ids = {}
     with open(path, encoding="utf-8") as f:
@@ -77,10 +88,10 @@ def read_elements(path):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
-            parts = [p.strip() for p in line.split(",")]
-            if len(parts) != 3:
-                fail(path, number, f"expected 'id,name,abstract_data_type', got {line!r}")
-            id_text, name, data_type = parts
+            parts = [p.strip() for p in line.split(",", 3)]
+            if len(parts) not in (3, 4) or (len(parts) == 4 and not parts[3]):
+                fail(path, number, f"expected 'id,name,abstract_data_type[,reference]', got {line!r}")
+            id_text, name, data_type = parts[:3]
             if not id_text.isdigit() or not 1 <= int(id_text) <= 32767:
                 fail(path, number, f"element id {id_text!r} is not in 1..32767")
             if data_type not in TYPE_LENGTHS:
@@ -111,7 +122,7 @@ def check_length(path, number, protocol, name, data_type, length):
              f"(allowed: {', '.join(str(n) for n in allowed)})")
 
 
-def read_templates(path, elements):
+def read_templates(path, elements, enterprise_elements, enterprise_path):
     templates = []
     current = None
     seen = {}
@@ -161,9 +172,9 @@ def read_templates(path, elements):
                 templates.append(current)
                 current = None
                 continue
-            if keyword not in ("field", "scope"):
+            if keyword not in ("field", "scope", "enterprise", "reverse"):
                 fail(path, number, f"unknown keyword {keyword!r} (template, options, scope, "
-                     f"field, end)")
+                     f"field, enterprise, reverse, end)")
             if len(words) != 4:
                 fail(path, number, f"expected '{keyword} <element> <length> <source>'")
             _, element, length_text, source = words
@@ -172,6 +183,15 @@ def read_templates(path, elements):
             length = int(length_text)
             scope = keyword == "scope"
             protocol = current["protocol"]
+            # enterprise: the ebpfix element under the PEN the encoder is given (the wire
+            # carries PEN 0 until the encoder patches it); reverse: RFC 5103.
+            enterprise = {"enterprise": "configured", "reverse": "reverse"}.get(keyword, "iana")
+            if enterprise != "iana":
+                if protocol != "ipfix":
+                    fail(path, number, f"'{keyword}' field in a NetFlow v9 template (v9 has no "
+                         f"enterprise-specific fields)")
+                if current["options"]:
+                    fail(path, number, f"'{keyword}' field in an options template")
             if scope:
                 if not current["options"]:
                     fail(path, number, "'scope' in a data template (only options have scopes)")
@@ -189,10 +209,18 @@ def read_templates(path, elements):
                     fail(path, number, f"scope {element}: length {length} does not fit "
                          f"source {source!r} ({source_width} bytes)")
             else:
-                if element not in elements:
-                    fail(path, number, f"unknown information element {element!r} "
-                         f"(not in the registry subset)")
-                element_id, data_type = elements[element]
+                registry = elements
+                if enterprise == "configured":
+                    if enterprise_elements is None:
+                        fail(path, number, f"enterprise element {element!r} but no "
+                             f"--enterprise-elements file")
+                    registry = enterprise_elements
+                if element not in registry:
+                    where = (f"not in {enterprise_path}" if enterprise == "configured"
+                             else "not in the registry subset")
+                    fail(path, number, f"unknown {'enterprise ' if enterprise == 'configured' else ''}"
+                         f"information element {element!r} ({where})")
+                element_id, data_type = registry[element]
                 check_length(path, number, protocol, element, data_type, length)
                 kind = TYPE_KIND.get(data_type)
                 if kind is None:
@@ -205,15 +233,17 @@ def read_templates(path, elements):
                          f"{source!r} ({source_width} bytes)")
             current["fields"].append({"element": element, "id": element_id, "length": length,
                                       "scope": scope, "source": source, "kind": kind,
-                                      "line": number})
+                                      "enterprise": enterprise, "line": number})
     if current is not None:
         fail(path, current["line"], f"template {current['name']!r} has no 'end'")
     return templates
 
 
 def template_wire(t):
-    """The template record bytes: RFC 7011 3.4.1/3.4.2, RFC 3954 5.2/6.1."""
+    """The template record bytes (RFC 7011 3.4.1/3.4.2, RFC 3954 5.2/6.1) and the offsets
+    of the placeholder PENs the encoder overwrites with the configured one."""
     out = bytearray()
+    pen_offsets = []
     fields = t["fields"]
     scopes = [f for f in fields if f["scope"]]
     out += t["id"].to_bytes(2, "big")
@@ -224,8 +254,17 @@ def template_wire(t):
     else:  # v9: scope and option lengths in bytes
         out += (4 * len(scopes)).to_bytes(2, "big") + (4 * (len(fields) - len(scopes))).to_bytes(2, "big")
     for f in fields:
-        out += f["id"].to_bytes(2, "big") + f["length"].to_bytes(2, "big")
-    return bytes(out)
+        if f.get("enterprise", "iana") == "iana":
+            out += f["id"].to_bytes(2, "big") + f["length"].to_bytes(2, "big")
+            continue
+        # RFC 7011 3.2: enterprise bit, then the Enterprise Number after the length.
+        out += (0x8000 | f["id"]).to_bytes(2, "big") + f["length"].to_bytes(2, "big")
+        if f["enterprise"] == "configured":
+            pen_offsets.append(len(out))
+            out += (0).to_bytes(4, "big")
+        else:
+            out += REVERSE_PEN.to_bytes(4, "big")
+    return bytes(out), pen_offsets
 
 
 PUT = {
@@ -258,43 +297,59 @@ def writer(t):
     return lines
 
 
-def generate(elements_path, templates_path):
+def generate(elements_path, templates_path, enterprise_path=None):
     elements = read_elements(elements_path)
-    templates = read_templates(templates_path, elements)
-    out = ["// Generated by templates/gen_templates.py from templates/information_elements.csv",
-           "// and templates/templates.def. Do not edit: change the data instead.",
+    enterprise_elements = read_elements(enterprise_path) if enterprise_path else None
+    templates = read_templates(templates_path, elements, enterprise_elements, enterprise_path)
+    out = ["// Generated by templates/gen_templates.py from templates/information_elements.csv,",
+           "// templates/enterprise_elements.csv and templates/templates.def. Do not edit: change",
+           "// the data instead.",
            "#pragma once", "", "#include <cstddef>", "#include <cstdint>", "",
            '#include "ipfix/wire.hpp"', "", "namespace ebpfix::ipfix::gen {", "",
-           f"inline constexpr std::uint16_t k_variable_length = {VARIABLE_LENGTH};", "",
+           f"inline constexpr std::uint16_t k_variable_length = {VARIABLE_LENGTH};",
+           f"inline constexpr std::uint32_t k_reverse_pen = {REVERSE_PEN};  // RFC 5103 6.1", "",
            "struct FieldSpec {", "    std::uint16_t element_id;  // IE id, or v9 scope type",
            "    std::uint16_t length;      // 65535 = variable (IPFIX)", "    bool scope;",
-           "    const char* element_name;", "};", "",
+           "    const char* element_name;",
+           "    std::uint32_t enterprise;  // 0 IANA, k_reverse_pen (RFC 5103)",
+           "    bool configured_pen;       // under the PEN the encoder is given", "};", "",
            "struct TemplateSpec {", "    std::uint16_t id;", "    const char* name;",
            "    bool options;", "    std::uint16_t scope_count;", "    const FieldSpec* fields;",
            "    std::uint16_t field_count;",
            "    std::uint16_t fixed_length;     // bytes of the fixed-length fields",
            "    std::uint16_t variable_fields;  // fields with length 65535",
            "    const std::uint8_t* wire;       // the template record as sent",
-           "    std::uint16_t wire_length;", "};", ""]
+           "    std::uint16_t wire_length;",
+           "    // Offsets in wire of the 4-byte PEN placeholders (0) of configured_pen fields.",
+           "    const std::uint16_t* pen_offsets;",
+           "    std::uint16_t pen_offset_count;", "};", ""]
     for t in templates:
         name = t["name"]
-        wire = template_wire(t)
+        wire, pen_offsets = template_wire(t)
         fixed = sum(f["length"] for f in t["fields"] if f["length"] != VARIABLE_LENGTH)
         variable = sum(1 for f in t["fields"] if f["length"] == VARIABLE_LENGTH)
         scopes = sum(1 for f in t["fields"] if f["scope"])
         out.append(f"// {templates_path}:{t['line']}")
         out.append(f"inline constexpr FieldSpec {name}_fields[] = {{")
         for f in t["fields"]:
+            pen = REVERSE_PEN if f["enterprise"] == "reverse" else 0
+            configured = "true" if f["enterprise"] == "configured" else "false"
             out.append(f"    {{{f['id']}, {f['length']}, {'true' if f['scope'] else 'false'}, "
-                       f"\"{f['element']}\"}},")
+                       f"\"{f['element']}\", {pen}, {configured}}},")
         out.append("};")
         out.append(f"inline constexpr std::uint8_t {name}_wire[] = {{")
         for i in range(0, len(wire), 16):
             out.append("    " + ", ".join(f"0x{b:02x}" for b in wire[i:i + 16]) + ",")
         out.append("};")
+        offsets = "nullptr"
+        if pen_offsets:
+            out.append(f"inline constexpr std::uint16_t {name}_pen_offsets[] = "
+                       f"{{{', '.join(str(o) for o in pen_offsets)}}};")
+            offsets = f"{name}_pen_offsets"
         out.append(f"inline constexpr TemplateSpec {name}{{{t['id']}, \"{name}\", "
                    f"{'true' if t['options'] else 'false'}, {scopes}, {name}_fields, "
-                   f"{len(t['fields'])}, {fixed}, {variable}, {name}_wire, {len(wire)}}};")
+                   f"{len(t['fields'])}, {fixed}, {variable}, {name}_wire, {len(wire)}, "
+                   f"{offsets}, {len(pen_offsets)}}};")
         out.extend(writer(t))
         out.append("")
     out.append("}  // namespace ebpfix::ipfix::gen")
@@ -304,11 +359,12 @@ def generate(elements_path, templates_path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--elements", required=True)
+    parser.add_argument("--enterprise-elements")
     parser.add_argument("--templates", required=True)
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
     try:
-        text = generate(args.elements, args.templates)
+        text = generate(args.elements, args.templates, args.enterprise_elements)
     except GenError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
-# IE registry subset + template definitions -> C++ header in the build tree.
+# IE registry subset, ebpfix enterprise IEs + template definitions -> C++ header in the
+# build tree.
 # A bad definition (unknown element, length that does not fit its type) fails the build
 # with FILE:LINE from the generator.
 # Cache (internal) so exporter/ipfix and test/ipfix see them outside this directory scope.
@@ -13,10 +14,12 @@ add_custom_command(
   COMMAND ${CMAKE_COMMAND} -E make_directory ${EBPFIX_TEMPLATES_INCLUDE_DIR}/templates_gen
   COMMAND Python3::Interpreter ${EBPFIX_TEMPLATES_GENERATOR}
           --elements ${EBPFIX_TEMPLATES_DIR}/information_elements.csv
+          --enterprise-elements ${EBPFIX_TEMPLATES_DIR}/enterprise_elements.csv
           --templates ${EBPFIX_TEMPLATES_DIR}/templates.def
           --output ${EBPFIX_TEMPLATES_HEADER}
   DEPENDS ${EBPFIX_TEMPLATES_GENERATOR}
           ${EBPFIX_TEMPLATES_DIR}/information_elements.csv
+          ${EBPFIX_TEMPLATES_DIR}/enterprise_elements.csv
           ${EBPFIX_TEMPLATES_DIR}/templates.def
   COMMENT "Generating IPFIX / NetFlow v9 templates from templates/"
   VERBATIM)

@@ -4,9 +4,13 @@
 #include "ipfix/flow_encoder.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
+#include "attribution/owners.hpp"
 #include "ipfix/record_sources.hpp"
 #include "ipfix/wire.hpp"
 #include "templates_gen/ebpfix_templates.hpp"
@@ -14,11 +18,19 @@
 namespace ebpfix::ipfix {
 namespace {
 
-// Index of each template the encoder uses; the same slots exist in both protocols.
+// Index of each template the encoder uses; the same slots exist in both protocols (a
+// slot NetFlow v9 has no template for is nullptr there). Data templates come first: they
+// share one Template Set.
 enum TemplateIndex : unsigned {
-    t_ipv4,
-    t_ipv6,
-    t_sampling,            // 258: samplingInterval
+    t_ipv4,              // 256
+    t_ipv6,              // 257
+    t_ipv4_owner,        // 264: attribution
+    t_ipv6_owner,        // 265
+    t_ipv4_owner_pen,    // 266: attribution with the enterprise IEs (IPFIX)
+    t_ipv6_owner_pen,    // 267
+    t_biflow_ipv4,       // 268: RFC 5103 (IPFIX)
+    t_biflow_ipv6,       // 269
+    t_sampling,          // 258: samplingInterval
     t_sampling_algorithm,  // 263: samplingInterval + samplingAlgorithm
     t_metering_statistics,
     t_metering_reliability,
@@ -26,14 +38,17 @@ enum TemplateIndex : unsigned {
     t_interfaces,
     t_count
 };
+constexpr unsigned k_first_options = t_sampling;
 
 constexpr const gen::TemplateSpec* k_ipfix_specs[t_count] = {
-    &gen::ipfix_ipv4, &gen::ipfix_ipv6, &gen::ipfix_sampling, &gen::ipfix_sampling_algorithm,
-    &gen::ipfix_metering_statistics, &gen::ipfix_metering_reliability, &gen::ipfix_exporting_reliability,
-    &gen::ipfix_interfaces};
+    &gen::ipfix_ipv4, &gen::ipfix_ipv6, &gen::ipfix_ipv4_owner, &gen::ipfix_ipv6_owner,
+    &gen::ipfix_ipv4_owner_pen, &gen::ipfix_ipv6_owner_pen, &gen::ipfix_biflow_ipv4, &gen::ipfix_biflow_ipv6,
+    &gen::ipfix_sampling, &gen::ipfix_sampling_algorithm, &gen::ipfix_metering_statistics,
+    &gen::ipfix_metering_reliability, &gen::ipfix_exporting_reliability, &gen::ipfix_interfaces};
 constexpr const gen::TemplateSpec* k_v9_specs[t_count] = {
-    &gen::v9_ipv4, &gen::v9_ipv6, &gen::v9_sampling, &gen::v9_sampling_algorithm, &gen::v9_metering_statistics,
-    &gen::v9_metering_reliability, &gen::v9_exporting_reliability, &gen::v9_interfaces};
+    &gen::v9_ipv4, &gen::v9_ipv6, &gen::v9_ipv4_owner, &gen::v9_ipv6_owner, nullptr, nullptr, nullptr, nullptr,
+    &gen::v9_sampling, &gen::v9_sampling_algorithm, &gen::v9_metering_statistics, &gen::v9_metering_reliability,
+    &gen::v9_exporting_reliability, &gen::v9_interfaces};
 
 constexpr std::size_t k_ipfix_header = 16;  // RFC 7011 section 3.1
 constexpr std::size_t k_v9_header = 20;     // RFC 3954 section 5.1
@@ -44,9 +59,21 @@ constexpr std::uint32_t k_no_set = 0x10000;  // no set open (set ids are 16 bits
 // Cap for interface texts in a variable-length (65535) field, should a template use one:
 // a record then always fits a small message and keeps a one-byte length prefix.
 constexpr std::size_t k_interface_text_cap = 64;
+// Caps for the owner texts in variable-length fields: user and command names, and the
+// cgroup path (cut further when a record with it would not fit an empty message).
+constexpr std::size_t k_owner_name_cap = 64;
+constexpr std::size_t k_cgroup_path_cap = 1024;
 
 constexpr std::size_t pad4(std::size_t n) noexcept { return (n + 3) & ~std::size_t{3}; }
 constexpr std::uint32_t bit(unsigned index) noexcept { return 1u << index; }
+constexpr std::uint32_t k_data_mask = bit(k_first_options) - 1;
+
+// The field with this element name in a template (templates/templates.def has it).
+const gen::FieldSpec& field_named(const gen::TemplateSpec& s, const char* element) {
+    for (std::size_t i = 0; i < s.field_count; ++i)
+        if (std::strcmp(s.fields[i].element_name, element) == 0) return s.fields[i];
+    throw std::logic_error(std::string("ipfix: template ") + s.name + " has no " + element);
+}
 
 }  // namespace
 
@@ -55,12 +82,26 @@ struct FlowEncoder::Impl {
     EncoderCounters counters{};
     bool v9 = false;
     const gen::TemplateSpec* const* specs = nullptr;
+    std::uint32_t available = 0;  // templates this encoder may send (by the options)
     std::vector<std::uint8_t> storage;  // the one message buffer, allocated once
     gsl::span<std::uint8_t> buf;
     std::size_t limit = 0;       // usable bytes (v9: a multiple of 4, sets are 4-aligned)
     std::size_t header_len = 0;
     std::size_t name_cap = 0;    // interface text caps in bytes
     std::size_t description_cap = 0;
+
+    // Attribution: the templates owned records go in, and the owner text caps in bytes.
+    unsigned owner_v4 = t_ipv4_owner;
+    unsigned owner_v6 = t_ipv6_owner;
+    bool owner_pen = false;      // the enterprise IEs (and the cgroup path) are sent
+    std::size_t user_cap = 0;
+    std::size_t application_cap = 0;
+    std::size_t cgroup_cap = 0;
+    bool user_variable = false;  // userName / applicationName are variable-length fields
+    bool application_variable = false;
+    // Template records with the configured PEN written in (templates with PEN fields).
+    std::array<std::vector<std::uint8_t>, t_count> patched_wire;
+    std::array<std::size_t, t_count> max_record{};
 
     // The message under construction.
     const MessageSink* sink = nullptr;
@@ -88,16 +129,34 @@ struct FlowEncoder::Impl {
 
     std::string name_text;  // sanitized interface texts, reused
     std::string description_text;
+    std::vector<const attribution::Owner*> owner_of;  // per record of an encode() call, reused
+    std::string user_text;  // sanitized owner texts, reused
+    std::string application_text;
+    std::string cgroup_text;
 
     explicit Impl(const EncoderOptions& o);
 
+    const std::uint8_t* wire_of(unsigned index) const noexcept {
+        return patched_wire[index].empty() ? specs[index]->wire : patched_wire[index].data();
+    }
     std::size_t template_set_bytes(unsigned index) const noexcept {
         std::size_t n = k_set_header + specs[index]->wire_length;
         return v9 ? pad4(n) : n;
     }
-    std::size_t max_record_bytes(unsigned index) const noexcept {
+    // The longest text a string field carries: a fixed one keeps a NUL at its end.
+    std::size_t text_cap(const gen::FieldSpec& f) const noexcept {
+        if (f.length != gen::k_variable_length) return std::size_t{f.length} - 1;
+        if (std::strcmp(f.element_name, "userName") == 0) return user_cap;
+        if (std::strcmp(f.element_name, "applicationName") == 0) return application_cap;
+        if (std::strcmp(f.element_name, "ebpfixCgroupPath") == 0) return cgroup_cap;
+        return k_interface_text_cap;
+    }
+    std::size_t largest_record(unsigned index) const noexcept {
         const auto& s = *specs[index];
-        return s.fixed_length + s.variable_fields * var_string_size(k_interface_text_cap);
+        std::size_t n = s.fixed_length;
+        for (std::size_t i = 0; i < s.field_count; ++i)
+            if (s.fields[i].length == gen::k_variable_length) n += var_string_size(text_cap(s.fields[i]));
+        return n;
     }
 
     void open_set(std::uint16_t id) noexcept {
@@ -116,7 +175,7 @@ struct FlowEncoder::Impl {
     }
     void append_template(unsigned index) noexcept {
         const auto& s = *specs[index];
-        std::copy_n(s.wire, s.wire_length, buf.data() + pos);
+        std::copy_n(wire_of(index), s.wire_length, buf.data() + pos);
         pos += s.wire_length;
         announced |= bit(index);
         ++msg_templates;
@@ -129,14 +188,14 @@ struct FlowEncoder::Impl {
     }
     // Data templates share one Template Set; each options template gets its own set.
     void write_templates(std::uint32_t mask) noexcept {
-        if (mask & (bit(t_ipv4) | bit(t_ipv6))) {
+        if (mask & k_data_mask) {
             close_set();
             open_set(template_set_id(t_ipv4));
-            if (mask & bit(t_ipv4)) append_template(t_ipv4);
-            if (mask & bit(t_ipv6)) append_template(t_ipv6);
+            for (unsigned i = 0; i < k_first_options; ++i)
+                if (mask & bit(i)) append_template(i);
             close_set();
         }
-        for (unsigned i = t_sampling; i < t_count; ++i) {
+        for (unsigned i = k_first_options; i < t_count; ++i) {
             if (!(mask & bit(i))) continue;
             close_set();
             open_set(template_set_id(i));
@@ -146,13 +205,13 @@ struct FlowEncoder::Impl {
     }
     std::size_t templates_bytes(std::uint32_t mask) const noexcept {
         std::size_t n = 0;
-        if (mask & (bit(t_ipv4) | bit(t_ipv6))) {
+        if (mask & k_data_mask) {
             n += k_set_header;
-            if (mask & bit(t_ipv4)) n += specs[t_ipv4]->wire_length;
-            if (mask & bit(t_ipv6)) n += specs[t_ipv6]->wire_length;
+            for (unsigned i = 0; i < k_first_options; ++i)
+                if (mask & bit(i)) n += specs[i]->wire_length;
             if (v9) n = pad4(n);
         }
-        for (unsigned i = t_sampling; i < t_count; ++i)
+        for (unsigned i = k_first_options; i < t_count; ++i)
             if (mask & bit(i)) n += template_set_bytes(i);
         return n;
     }
@@ -189,10 +248,10 @@ struct FlowEncoder::Impl {
         msg_data_packets = msg_data_octets = 0;
         std::uint32_t missing = will_use & ~announced;
         if (missing == 0) return;
-        std::size_t largest_record = 0;
+        std::size_t largest = 0;
         for (unsigned i = 0; i < t_count; ++i)
-            if (missing & bit(i)) largest_record = std::max(largest_record, max_record_bytes(i));
-        if (pos + templates_bytes(missing) + k_set_header + largest_record <= limit) write_templates(missing);
+            if (missing & bit(i)) largest = std::max(largest, max_record[i]);
+        if (pos + templates_bytes(missing) + k_set_header + largest <= limit) write_templates(missing);
     }
 
     void finish_message() {
@@ -257,21 +316,90 @@ struct FlowEncoder::Impl {
         }
     }
 
-    template <typename Writer>
-    void encode_family(std::span<const FlowRecord> records, std::uint8_t family, unsigned index,
-                       std::uint64_t now_ms, std::uint32_t will_use, Writer write) {
+    // Records of one fixed-length template: for each i that select(i) takes, write(p, i)
+    // writes the record at p and returns the packets and octets it carries.
+    template <typename Select, typename Writer>
+    void encode_fixed(std::size_t count, unsigned index, std::uint64_t now_ms, std::uint32_t will_use,
+                      Select select, Writer write) {
         const std::size_t record_len = specs[index]->fixed_length;
         const std::uint32_t id = specs[index]->id;
-        const std::uint64_t origin = opt.uptime_origin_ms;
-        for (const FlowRecord& r : records) {
-            if (r.key.ip_version != family) continue;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (!select(i)) continue;
             if (set_id != id || pos + record_len > limit) acquire(index, record_len, now_ms, will_use);
-            write(buf.data() + pos, FlowSource{r, origin, now_ms});
+            auto [packets, octets] = write(buf.data() + pos, i);
             pos += record_len;
             ++msg_data;
             ++msg_records;
-            msg_data_packets += r.packets;  // what the packetDeltaCount / octetDeltaCount fields carry
+            msg_data_packets += packets;  // what the packetDeltaCount / octetDeltaCount fields carry
+            msg_data_octets += octets;
+        }
+    }
+
+    template <typename Writer>
+    void encode_family(std::span<const FlowRecord> records, std::uint8_t family, unsigned index,
+                       std::uint64_t now_ms, std::uint32_t will_use, Writer write) {
+        const std::uint64_t origin = opt.uptime_origin_ms;
+        encode_fixed(
+            records.size(), index, now_ms, will_use, [&](std::size_t i) { return records[i].key.ip_version == family; },
+            [&](std::uint8_t* p, std::size_t i) {
+                const FlowRecord& r = records[i];
+                write(p, FlowSource{r, origin, now_ms});
+                return std::pair{r.packets, r.bytes};
+            });
+    }
+
+    // The owner texts of one record into user_text, application_text, cgroup_text.
+    void owner_texts(const attribution::Owner& o) {
+        std::string_view user = o.user;
+        char digits[16];
+        if (user.empty() && o.uid) {  // a uid without a name: the number, never ""
+            auto end = std::to_chars(digits, digits + sizeof digits, *o.uid).ptr;
+            user = std::string_view(digits, static_cast<std::size_t>(end - digits));
+        }
+        utf8_prefix(user, user_cap, user_text);
+        utf8_prefix(o.comm, application_cap, application_text);
+        if (owner_pen)
+            utf8_prefix(o.cgroup, cgroup_cap, cgroup_text);
+        else
+            cgroup_text.clear();
+    }
+
+    // The records of one family that have an owner (owner_of), in an attribution template.
+    template <typename Writer>
+    void encode_owned(std::span<const FlowRecord> records, std::uint8_t family, unsigned index,
+                      std::uint64_t now_ms, std::uint32_t will_use, Writer write) {
+        const auto& spec = *specs[index];
+        const std::uint64_t origin = opt.uptime_origin_ms;
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            const FlowRecord& r = records[i];
+            if (r.key.ip_version != family || owner_of[i] == nullptr) continue;
+            const attribution::Owner& o = *owner_of[i];
+            owner_texts(o);
+            std::size_t len = spec.fixed_length;
+            if (user_variable) len += var_string_size(user_text.size());
+            if (application_variable) len += var_string_size(application_text.size());
+            if (owner_pen) len += var_string_size(cgroup_text.size());
+            if (set_id != spec.id || pos + len > limit) acquire(index, len, now_ms, will_use);
+            std::uint8_t* at = buf.data() + pos;
+            std::uint8_t* end =
+                write(at, OwnedFlowSource{{r, origin, now_ms}, o, user_text, application_text, cgroup_text});
+            if (static_cast<std::size_t>(end - at) != len)
+                throw std::logic_error("ipfix: attribution record length differs from its layout");
+            pos += len;
+            ++msg_data;
+            ++msg_records;
+            msg_data_packets += r.packets;
             msg_data_octets += r.bytes;
+        }
+    }
+
+    std::uint8_t* write_owned(unsigned index, std::uint8_t* p, const OwnedFlowSource& s) const noexcept {
+        if (v9) return index == t_ipv4_owner ? gen::write_v9_ipv4_owner(p, s) : gen::write_v9_ipv6_owner(p, s);
+        switch (index) {
+            case t_ipv4_owner: return gen::write_ipfix_ipv4_owner(p, s);
+            case t_ipv6_owner: return gen::write_ipfix_ipv6_owner(p, s);
+            case t_ipv4_owner_pen: return gen::write_ipfix_ipv4_owner_pen(p, s);
+            default: return gen::write_ipfix_ipv6_owner_pen(p, s);
         }
     }
 
@@ -325,25 +453,66 @@ FlowEncoder::Impl::Impl(const EncoderOptions& o) : opt(o) {
         throw std::invalid_argument(
             "encoder: template_refresh_seconds and template_refresh_messages are both 0; over UDP "
             "templates must be re-sent periodically (RFC 7011 8.4, RFC 3954 9)");
+    if (o.enterprise_number == gen::k_reverse_pen)
+        throw std::invalid_argument(
+            "encoder: enterprise_number 29305 is the RFC 5103 reverse Information Element PEN; configure "
+            "your organization's Private Enterprise Number (or 0 for none)");
     v9 = o.protocol == Protocol::netflow9;
+    if (o.biflow && v9)
+        throw std::invalid_argument("encoder: biflow needs IPFIX (RFC 5103); NetFlow v9 has no reverse fields");
     specs = v9 ? k_v9_specs : k_ipfix_specs;
     header_len = v9 ? k_v9_header : k_ipfix_header;
     limit = v9 ? (o.max_message_size & ~std::size_t{3}) : o.max_message_size;
+
+    available = bit(t_ipv4) | bit(t_ipv6);
+    for (unsigned i = k_first_options; i < t_count; ++i) available |= bit(i);
+    owner_pen = o.attribution && !v9 && o.enterprise_number != 0;
+    if (owner_pen) {
+        owner_v4 = t_ipv4_owner_pen;
+        owner_v6 = t_ipv6_owner_pen;
+    }
+    if (o.attribution) available |= bit(owner_v4) | bit(owner_v6);
+    if (o.biflow) available |= bit(t_biflow_ipv4) | bit(t_biflow_ipv6);
+
+    // Owner text caps: a fixed field keeps a NUL; a variable one has a cap (the cgroup path
+    // the largest that still fits one record in an empty message).
+    const auto& owned = *specs[owner_v6];
+    const auto& user_field = field_named(owned, "userName");
+    const auto& application_field = field_named(owned, "applicationName");
+    user_variable = user_field.length == gen::k_variable_length;
+    application_variable = application_field.length == gen::k_variable_length;
+    user_cap = user_variable ? k_owner_name_cap : std::size_t{user_field.length} - 1;
+    application_cap = application_variable ? k_owner_name_cap : std::size_t{application_field.length} - 1;
+    if (owner_pen) {
+        std::size_t base = header_len + template_set_bytes(owner_v6) + k_set_header + owned.fixed_length +
+                           var_string_size(user_cap) + var_string_size(application_cap);
+        std::size_t room = limit > base ? limit - base : 0;  // for the path and its length prefix
+        if (room >= 3 + 255)
+            cgroup_cap = std::min(room - 3, k_cgroup_path_cap);
+        else if (room >= 1)
+            cgroup_cap = std::min(room - 1, std::size_t{254});
+    }
+
     for (unsigned i = 0; i < t_count; ++i) {
-        std::size_t need = header_len + template_set_bytes(i) + k_set_header + max_record_bytes(i);
+        if (!(available & bit(i))) continue;
+        max_record[i] = largest_record(i);
+        std::size_t need = header_len + template_set_bytes(i) + k_set_header + max_record[i];
         if (need > limit)
             throw std::invalid_argument("encoder: max_message_size " + std::to_string(o.max_message_size) +
                                         " is too small: template " + std::to_string(specs[i]->id) + " (" +
                                         specs[i]->name + ") with one record needs " + std::to_string(need) +
                                         " bytes");
+        // RFC 7011 3.2: the Enterprise Number follows the field's id and length.
+        const auto& s = *specs[i];
+        if (s.pen_offset_count != 0) {
+            patched_wire[i].assign(s.wire, s.wire + s.wire_length);
+            for (std::size_t k = 0; k < s.pen_offset_count; ++k)
+                put_u32(patched_wire[i].data() + s.pen_offsets[k], o.enterprise_number);
+        }
     }
     const auto& ifs = *specs[t_interfaces];
-    auto text_cap = [&](std::size_t field) {
-        std::uint16_t len = ifs.fields[field].length;
-        return len == gen::k_variable_length ? k_interface_text_cap : std::size_t{len} - 1;  // keep a NUL
-    };
-    name_cap = text_cap(1);
-    description_cap = text_cap(2);
+    name_cap = text_cap(ifs.fields[1]);
+    description_cap = text_cap(ifs.fields[2]);
     name_text.reserve(k_interface_text_cap);
     description_text.reserve(k_interface_text_cap);
     storage.assign(o.max_message_size, 0);
@@ -356,39 +525,102 @@ FlowEncoder::FlowEncoder(FlowEncoder&&) noexcept = default;
 FlowEncoder& FlowEncoder::operator=(FlowEncoder&&) noexcept = default;
 
 void FlowEncoder::encode(std::span<const FlowRecord> records, std::uint64_t now_ms, const MessageSink& sink) {
+    encode(records, OwnerLookup{}, now_ms, sink);
+}
+
+void FlowEncoder::encode(std::span<const FlowRecord> records, const OwnerLookup& owners, std::uint64_t now_ms,
+                         const MessageSink& sink) {
     Impl& m = *impl_;
-    // Validate everything before the first byte goes out.
+    const bool attribute = m.opt.attribution && owners;
+    // Validate everything (and look the owners up) before the first byte goes out.
+    if (attribute) m.owner_of.assign(records.size(), nullptr);
     std::uint32_t will_use = 0;
     for (std::size_t i = 0; i < records.size(); ++i) {
         std::uint8_t v = records[i].key.ip_version;
-        if (v == 4) {
-            will_use |= bit(t_ipv4);
-        } else if (v == 6) {
-            will_use |= bit(t_ipv6);
-        } else {
+        if (v != 4 && v != 6)
             throw std::invalid_argument("encoder: record " + std::to_string(i) + " has ip_version " +
                                         std::to_string(v) + " (4 or 6 expected)");
-        }
+        const attribution::Owner* owner = nullptr;
+        if (attribute && records[i].key.owner != 0) owner = m.owner_of[i] = owners(records[i].key.owner);
+        if (owner)
+            will_use |= bit(v == 4 ? m.owner_v4 : m.owner_v6);
+        else
+            will_use |= bit(v == 4 ? t_ipv4 : t_ipv6);
     }
     if (will_use == 0) return;
     m.sink = &sink;
-    // Families are encoded one after the other (each in input order) so a message holds
-    // at most one data set per family.
+    // Templates are encoded one after the other (each in input order) so a message holds
+    // at most one data set per template.
+    auto plain = [&](std::uint8_t family, unsigned index, auto write) {
+        if (!(will_use & bit(index))) return;
+        if (!attribute) {
+            m.encode_family(records, family, index, now_ms, will_use, write);
+            return;
+        }
+        const std::uint64_t origin = m.opt.uptime_origin_ms;
+        m.encode_fixed(
+            records.size(), index, now_ms, will_use,
+            [&](std::size_t i) { return records[i].key.ip_version == family && m.owner_of[i] == nullptr; },
+            [&](std::uint8_t* p, std::size_t i) {
+                const FlowRecord& r = records[i];
+                write(p, FlowSource{r, origin, now_ms});
+                return std::pair{r.packets, r.bytes};
+            });
+    };
+    auto owned = [&](std::uint8_t family, unsigned index) {
+        if (!(will_use & bit(index))) return;
+        m.encode_owned(records, family, index, now_ms, will_use,
+                       [&](std::uint8_t* p, const OwnedFlowSource& s) { return m.write_owned(index, p, s); });
+    };
     if (m.v9) {
-        if (will_use & bit(t_ipv4))
-            m.encode_family(records, 4, t_ipv4, now_ms, will_use,
-                            [](std::uint8_t* p, const FlowSource& s) { gen::write_v9_ipv4(p, s); });
-        if (will_use & bit(t_ipv6))
-            m.encode_family(records, 6, t_ipv6, now_ms, will_use,
-                            [](std::uint8_t* p, const FlowSource& s) { gen::write_v9_ipv6(p, s); });
+        plain(4, t_ipv4, [](std::uint8_t* p, const FlowSource& s) { gen::write_v9_ipv4(p, s); });
+        owned(4, m.owner_v4);
+        plain(6, t_ipv6, [](std::uint8_t* p, const FlowSource& s) { gen::write_v9_ipv6(p, s); });
+        owned(6, m.owner_v6);
     } else {
-        if (will_use & bit(t_ipv4))
-            m.encode_family(records, 4, t_ipv4, now_ms, will_use,
-                            [](std::uint8_t* p, const FlowSource& s) { gen::write_ipfix_ipv4(p, s); });
-        if (will_use & bit(t_ipv6))
-            m.encode_family(records, 6, t_ipv6, now_ms, will_use,
-                            [](std::uint8_t* p, const FlowSource& s) { gen::write_ipfix_ipv6(p, s); });
+        plain(4, t_ipv4, [](std::uint8_t* p, const FlowSource& s) { gen::write_ipfix_ipv4(p, s); });
+        owned(4, m.owner_v4);
+        plain(6, t_ipv6, [](std::uint8_t* p, const FlowSource& s) { gen::write_ipfix_ipv6(p, s); });
+        owned(6, m.owner_v6);
     }
+    m.finish_message();
+}
+
+void FlowEncoder::encode_biflows(std::span<const Biflow> biflows, std::uint64_t now_ms, const MessageSink& sink) {
+    Impl& m = *impl_;
+    if (!m.opt.biflow) throw std::logic_error("encoder: encode_biflows needs EncoderOptions::biflow");
+    std::uint32_t will_use = 0;
+    for (std::size_t i = 0; i < biflows.size(); ++i) {
+        const Biflow& b = biflows[i];
+        std::uint8_t v = b.forward.key.ip_version;
+        if (v != 4 && v != 6)
+            throw std::invalid_argument("encoder: biflow " + std::to_string(i) + " has ip_version " +
+                                        std::to_string(v) + " (4 or 6 expected)");
+        if (b.reverse && (b.reverse->key.ip_version != v || b.reverse->key.protocol != b.forward.key.protocol))
+            throw std::invalid_argument("encoder: biflow " + std::to_string(i) +
+                                        ": the reverse record is not of the forward's family and protocol");
+        if (static_cast<std::uint8_t>(b.direction) > static_cast<std::uint8_t>(BiflowDirection::perimeter))
+            throw std::invalid_argument("encoder: biflow " + std::to_string(i) + " has biflowDirection " +
+                                        std::to_string(static_cast<int>(b.direction)) + " (0..3 expected)");
+        will_use |= bit(v == 4 ? t_biflow_ipv4 : t_biflow_ipv6);
+    }
+    if (will_use == 0) return;
+    m.sink = &sink;
+    const std::uint64_t origin = m.opt.uptime_origin_ms;
+    auto family = [&](std::uint8_t v, unsigned index, auto write) {
+        if (!(will_use & bit(index))) return;
+        m.encode_fixed(
+            biflows.size(), index, now_ms, will_use, [&](std::size_t i) { return biflows[i].forward.key.ip_version == v; },
+            [&](std::uint8_t* p, std::size_t i) {
+                const Biflow& b = biflows[i];
+                const FlowRecord* rev = b.reverse ? &*b.reverse : nullptr;
+                write(p, BiflowSource{{b.forward, origin, now_ms}, rev, b.direction});
+                return std::pair{b.forward.packets + (rev ? rev->packets : 0),
+                                 b.forward.bytes + (rev ? rev->bytes : 0)};
+            });
+    };
+    family(4, t_biflow_ipv4, [](std::uint8_t* p, const BiflowSource& s) { gen::write_ipfix_biflow_ipv4(p, s); });
+    family(6, t_biflow_ipv6, [](std::uint8_t* p, const BiflowSource& s) { gen::write_ipfix_biflow_ipv6(p, s); });
     m.finish_message();
 }
 

@@ -14,6 +14,11 @@
 #include <gsl/span>
 
 #include "common/flow_types.hpp"
+#include "ipfix/biflow.hpp"
+
+namespace ebpfix::attribution {
+struct Owner;
+}
 
 namespace ebpfix::ipfix {
 
@@ -50,7 +55,28 @@ struct EncoderOptions {
     // Wall-clock ms at which NetFlow v9 sysUptime is 0 (the exporter's start, or the
     // first capture time with --pcap). Also systemInitTimeMilliseconds.
     std::uint64_t uptime_origin_ms = 0;
+    // Attribution (docs/ipfix.md, "Attribution"): a record whose flow has a socket owner
+    // (encode() with an OwnerLookup) goes in template 264/265 with userName (371) and
+    // applicationName (96); records without an owner stay in 256/257.
+    bool attribution = false;
+    // Private Enterprise Number under which ebpfix's enterprise-specific IEs (pid, uid,
+    // cgroup id and path) are sent with attribution (IPFIX templates 266/267 instead of
+    // 264/265). 0 = none are sent. Never a number that is not yours. Ignored by NetFlow v9,
+    // which has no enterprise fields; 29305 (RFC 5103 reverse IEs) is rejected.
+    std::uint32_t enterprise_number = 0;
+    // RFC 5103 biflows: encode_biflows() with templates 268/269 (IPFIX only).
+    bool biflow = false;
 };
+
+// nfdump (1.7.1 to current, src/netflow/ipfix.c SetSequence) keeps only the low 16 bits
+// of an Enterprise Number: under a PEN whose low bits are 0 it reads ebpfix's enterprise
+// IEs 1..4 as IANA octetDeltaCount, packetDeltaCount, deltaFlowCount and
+// protocolIdentifier, and under one whose low bits are 29305 as RFC 5103 reverse counts.
+// True for such a PEN (worth a warning when enterprise_number is configured).
+constexpr bool nfdump_misreads_enterprise_number(std::uint32_t pen) noexcept {
+    std::uint32_t low = pen & 0xffff;
+    return pen > 0xffff && (low == 0 || low == 29305);
+}
 
 // Exporter statistics sent as options records (RFC 7011 section 4).
 struct ExporterStatistics {
@@ -73,15 +99,20 @@ struct InterfaceInfo {
 struct EncoderCounters {
     std::uint64_t messages = 0;
     std::uint64_t octets = 0;              // bytes of messages
-    std::uint64_t data_records = 0;        // flow records
-    std::uint64_t data_packets = 0;        // sum of their packetDeltaCount
-    std::uint64_t data_octets = 0;         // sum of their octetDeltaCount
+    std::uint64_t data_records = 0;        // flow records (a biflow is one)
+    std::uint64_t data_packets = 0;        // sum of their packetDeltaCount (+ reverse, biflows)
+    std::uint64_t data_octets = 0;         // sum of their octetDeltaCount (+ reverse, biflows)
     std::uint64_t options_records = 0;
     std::uint64_t template_records = 0;    // template + options template records
 };
 
 // Receives each finished message. The span is valid only during the call.
 using MessageSink = std::function<void(gsl::span<const std::uint8_t>)>;
+
+// The owner of a socket cookie (FlowKey::owner), nullptr when unknown; what
+// sinks::CycleContext::owner holds. Called once per record with a non-zero cookie, before
+// any message is built; the pointers must stay valid during the encode() call.
+using OwnerLookup = std::function<const attribution::Owner*(std::uint64_t cookie)>;
 
 class FlowEncoder {
 public:
@@ -95,6 +126,16 @@ public:
     // Encodes every record, packing as many per message as fit; templates go before their
     // first use and again on refresh. now_ms: wall clock, ms since the Unix epoch.
     void encode(std::span<const FlowRecord> records, std::uint64_t now_ms, const MessageSink& sink);
+    // The same with attribution: with options().attribution on, each record whose
+    // key.owner the lookup resolves goes in an attribution template. An empty lookup, or
+    // attribution off, encodes exactly as encode() above.
+    void encode(std::span<const FlowRecord> records, const OwnerLookup& owners, std::uint64_t now_ms,
+                const MessageSink& sink);
+
+    // RFC 5103 biflows (pair_biflows() of one cycle's records), one data record each in
+    // template 268/269. Needs options().biflow (throws std::logic_error otherwise). The
+    // counters count one data record per biflow and both directions' packets and octets.
+    void encode_biflows(std::span<const Biflow> biflows, std::uint64_t now_ms, const MessageSink& sink);
 
     // Options records: (when sampling is on) the sampling interval and algorithm first,
     // then exporter statistics and the interface table, with their options templates as

@@ -8,7 +8,9 @@
 #include <string>
 #include <string_view>
 
+#include "attribution/owners.hpp"
 #include "common/flow_types.hpp"
+#include "ipfix/biflow.hpp"
 #include "ipfix/flow_encoder.hpp"
 
 namespace ebpfix::ipfix {
@@ -53,6 +55,42 @@ struct FlowSource {
         t = std::min(std::max(t, origin_ms), hi);
         return static_cast<std::uint32_t>(t - origin_ms);
     }
+};
+
+// A flow record with the owner of its local socket (attribution templates). The texts are
+// already valid UTF-8 within their field's cap. A number the kernel did not record is all
+// ones: 0 would read as root (uid) or the kernel (pid).
+struct OwnedFlowSource : FlowSource {
+    const attribution::Owner& owner;
+    std::string_view user_text;
+    std::string_view application_text;
+    std::string_view cgroup_text;
+
+    static constexpr std::uint32_t k_absent32 = 0xffffffffu;
+    static constexpr std::uint64_t k_absent64 = ~std::uint64_t{0};
+
+    std::string_view user_name() const noexcept { return user_text; }
+    std::string_view application_name() const noexcept { return application_text; }
+    std::uint32_t owner_pid() const noexcept { return owner.pid.value_or(k_absent32); }
+    std::uint32_t owner_uid() const noexcept { return owner.uid.value_or(k_absent32); }
+    std::uint64_t owner_cgroup_id() const noexcept { return owner.cgroup_id.value_or(k_absent64); }
+    std::string_view owner_cgroup_path() const noexcept { return cgroup_text; }
+};
+
+// An RFC 5103 biflow: the forward record's fields, the reverse direction's counts, flags
+// and times (0 when the biflow has no reverse record), and biflowDirection.
+struct BiflowSource : FlowSource {
+    const FlowRecord* reverse;
+    BiflowDirection biflow;
+
+    std::uint64_t reverse_octets() const noexcept { return reverse ? reverse->bytes : 0; }
+    std::uint64_t reverse_packets() const noexcept { return reverse ? reverse->packets : 0; }
+    std::uint8_t reverse_tcp_flags_low8() const noexcept {
+        return reverse ? static_cast<std::uint8_t>(reverse->tcp_flags) : 0;
+    }
+    std::uint64_t reverse_start_ms() const noexcept { return reverse ? reverse->start_ms : 0; }
+    std::uint64_t reverse_end_ms() const noexcept { return reverse ? reverse->end_ms : 0; }
+    std::uint8_t biflow_direction() const noexcept { return static_cast<std::uint8_t>(biflow); }
 };
 
 // One options record: statistics, sampling or one interface.

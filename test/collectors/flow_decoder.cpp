@@ -39,7 +39,7 @@ std::optional<IeType> ie_type(std::uint16_t id) {
         return IeType::milliseconds;
     case 154: case 155: case 156: case 157:
         return IeType::micro_or_nano;
-    case 82: case 83:
+    case 82: case 83: case 96: case 371:
         return IeType::string;
     default:
         return std::nullopt;
@@ -51,7 +51,8 @@ std::string length_problem(const FieldSpec& f, ipfix::Protocol protocol) {
     if (f.length == 0) return "zero length";
     if (f.length == kVariableLength && protocol == ipfix::Protocol::netflow9)
         return "length 65535 (NetFlow v9 has no variable-length fields)";
-    if (f.enterprise != 0) return "";
+    // RFC 5103 6.1: a reverse IE has its forward IE's type; other enterprises are unknown.
+    if (f.enterprise != 0 && f.enterprise != kReversePen) return "";
     auto type = ie_type(f.id);
     if (!type) return "";
     auto max_unsigned = [&](std::uint16_t n) -> std::string {
@@ -221,6 +222,30 @@ std::size_t decode_data_set(const Reader& r, std::size_t at, std::size_t end, co
     return records;
 }
 
+// RFC 7011 6.1.6: a string is UTF-8 (RFC 3629: no overlong forms, surrogates or code
+// points above U+10FFFF). A fixed-length field may end in NUL padding, and nothing but
+// NULs may follow the first NUL. Returns the problem or "".
+std::string utf8_problem(const Bytes& b) {
+    std::size_t end = std::find(b.begin(), b.end(), 0) - b.begin();
+    for (std::size_t i = end; i < b.size(); ++i)
+        if (b[i] != 0) return "byte " + std::to_string(i) + " follows a NUL but is not NUL padding";
+    for (std::size_t i = 0; i < end;) {
+        std::uint8_t c = b[i];
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        if (len == 0 || i + len > end) return "invalid UTF-8 at byte " + std::to_string(i);
+        std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1fu) : len == 3 ? (c & 0x0fu) : (c & 0x07u);
+        for (std::size_t k = 1; k < len; ++k) {
+            if ((b[i + k] & 0xc0) != 0x80) return "invalid UTF-8 at byte " + std::to_string(i);
+            cp = cp << 6 | (b[i + k] & 0x3fu);
+        }
+        static constexpr std::uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return "invalid UTF-8 (overlong, surrogate or above U+10FFFF) at byte " + std::to_string(i);
+        i += len;
+    }
+    return "";
+}
+
 // Per-record value rules that do not depend on the protocol.
 void check_common_values(const DecodedRecord& rec) {
     if (rec.has(136)) {
@@ -229,6 +254,14 @@ void check_common_values(const DecodedRecord& rec) {
     }
     if (rec.has(61) && rec.uint(61) > 1)
         throw DecodeError(rec.offset, "flowDirection " + std::to_string(rec.uint(61)) + " is not 0..1");
+    if (rec.has(239) && rec.uint(239) > 3)
+        throw DecodeError(rec.offset, "biflowDirection " + std::to_string(rec.uint(239)) +
+                                          " is not 0..3 (RFC 5103 6.3)");
+    for (const auto& [id, value] : rec.fields) {
+        if (ie_type(id) != IeType::string) continue;
+        if (auto problem = utf8_problem(value); !problem.empty())
+            throw DecodeError(rec.offset, "IE " + std::to_string(id) + " (string): " + problem);
+    }
     if (rec.has(60) && rec.uint(60) != 4 && rec.uint(60) != 6)
         throw DecodeError(rec.offset, "ipVersion " + std::to_string(rec.uint(60)) + " is not 4 or 6");
     // 1 in 0 is no rate: collectors log an error (nfdump) or drop the flows (Akvorado).
@@ -296,6 +329,35 @@ std::uint64_t DecodedRecord::uint(std::uint16_t id, std::size_t occurrence) cons
 
 std::string DecodedRecord::text(std::uint16_t id) const {
     const Bytes& b = raw(id);
+    return std::string(b.begin(), b.end());
+}
+
+std::string DecodedRecord::string_value(std::uint16_t id) const {
+    const Bytes& b = raw(id);
+    return std::string(b.begin(), std::find(b.begin(), b.end(), 0));
+}
+
+bool DecodedRecord::has_enterprise(std::uint32_t pen, std::uint16_t id) const {
+    return enterprise_fields.count({pen, id}) != 0;
+}
+
+const Bytes& DecodedRecord::enterprise_raw(std::uint32_t pen, std::uint16_t id) const {
+    auto it = enterprise_fields.find({pen, id});
+    if (it == enterprise_fields.end())
+        throw std::out_of_range("record has no IE " + std::to_string(id) + " of enterprise " + std::to_string(pen));
+    return it->second;
+}
+
+std::uint64_t DecodedRecord::enterprise_uint(std::uint32_t pen, std::uint16_t id) const {
+    const Bytes& b = enterprise_raw(pen, id);
+    if (b.empty() || b.size() > 8)
+        throw std::out_of_range("IE " + std::to_string(id) + " of enterprise " + std::to_string(pen) + " has " +
+                                std::to_string(b.size()) + " bytes, not an unsigned of 1..8");
+    return be_value(b);
+}
+
+std::string DecodedRecord::enterprise_text(std::uint32_t pen, std::uint16_t id) const {
+    const Bytes& b = enterprise_raw(pen, id);
     return std::string(b.begin(), b.end());
 }
 
@@ -442,6 +504,14 @@ void FlowDecoder::decode_ipfix(gsl::span<const std::uint8_t> m, DecodedMessage& 
                         throw DecodeError(rec.offset, "flow start (IE " + std::to_string(s) + ") after its end");
                     if (rec.has(std::uint16_t(e)) && rec.uint(std::uint16_t(e)) * unit > export_ms)
                         throw DecodeError(rec.offset, "flow end (IE " + std::to_string(e) + ") after the export time");
+                    // The reverse direction's times (RFC 5103) obey the same rules.
+                    auto rs = std::uint16_t(s), re = std::uint16_t(e);
+                    if (rec.has_enterprise(kReversePen, rs) && rec.has_enterprise(kReversePen, re) &&
+                        rec.enterprise_uint(kReversePen, rs) > rec.enterprise_uint(kReversePen, re))
+                        throw DecodeError(rec.offset, "reverse flow start (IE " + std::to_string(s) + ") after its end");
+                    if (rec.has_enterprise(kReversePen, re) && rec.enterprise_uint(kReversePen, re) * unit > export_ms)
+                        throw DecodeError(rec.offset,
+                                          "reverse flow end (IE " + std::to_string(e) + ") after the export time");
                 }
             }
             for (std::size_t i = first_opt; i < out.options.size(); ++i) check_common_values(out.options[i]);

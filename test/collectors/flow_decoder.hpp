@@ -24,7 +24,10 @@
 //    flowEnd (152/153, 150/151) and flowEnd not after the export time; flowEndReason 1..5,
 //    flowDirection 0..1, ipVersion 4 or 6; samplingInterval (34) >= 1, samplingAlgorithm
 //    (35) 1 or 2 (IANA: deterministic, random); the options records of one message that
-//    carry samplingInterval announce the same interval and algorithm.
+//    carry samplingInterval announce the same interval and algorithm; biflowDirection
+//    (239) 0..3; string IEs (82, 83, 96, 371) valid UTF-8, only NUL padding after a NUL.
+//  * RFC 5103 reverse IEs (PEN 29305) follow their forward IE's length rules, and reverse
+//    flowStart/End (152/153, 150/151) the same order and export-time rules.
 // Errors are DecodeError, whose message starts with "offset N:" (byte offset in the
 // message). A message that throws changes no decoder state (templates, sequences).
 #pragma once
@@ -55,6 +58,8 @@ private:
 };
 
 inline constexpr std::uint16_t kVariableLength = 65535;
+// RFC 5103 6.1: reverse Information Elements are the forward ids under this PEN.
+inline constexpr std::uint32_t kReversePen = 29305;
 
 struct FieldSpec {
     std::uint16_t id = 0;          // IE id without the enterprise bit (v9: field type)
@@ -94,7 +99,15 @@ struct DecodedRecord {
     // occurrence 0 = first, 1 = second, ... of an IE repeated in the template.
     std::uint64_t uint(std::uint16_t id, std::size_t occurrence) const;
     std::string text(std::uint16_t id) const;
+    // A string IE without its NUL padding (fixed-length strings, NetFlow v9).
+    std::string string_value(std::uint16_t id) const;
     std::uint64_t scope_uint(std::uint16_t id) const;
+    // Enterprise-specific fields by (PEN, IE id without the enterprise bit); RFC 5103
+    // reverse IEs are under kReversePen.
+    bool has_enterprise(std::uint32_t pen, std::uint16_t id) const;
+    const Bytes& enterprise_raw(std::uint32_t pen, std::uint16_t id) const;
+    std::uint64_t enterprise_uint(std::uint32_t pen, std::uint16_t id) const;
+    std::string enterprise_text(std::uint32_t pen, std::uint16_t id) const;
 };
 
 struct DecodedMessage {

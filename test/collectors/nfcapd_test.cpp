@@ -18,8 +18,10 @@
 #include <sstream>
 #include <thread>
 
+#include "attribution/owners.hpp"
 #include "collectors/collector_flows.hpp"
 #include "collectors/flow_decoder.hpp"
+#include "ipfix/biflow.hpp"
 #include "ipfix/flow_encoder.hpp"
 
 using namespace ebpfix;
@@ -56,13 +58,14 @@ struct Sampling {
     ipfix::SamplingAlgorithm algorithm = ipfix::SamplingAlgorithm::random;
 };
 
+Run run_nfcapd(const std::string& address, std::uint16_t port, const std::vector<std::vector<std::uint8_t>>& datagrams);
+
 // Encodes `flows`, sends them to an nfcapd child on `address`, stops it, reads its file.
 // With sampling on, the options (sampling, statistics) go first, as on the exporter's
 // first cycle.
 Run export_to_nfcapd(Protocol protocol, const std::string& address, std::uint16_t port,
                      const std::vector<FlowRecord>& flows, std::uint64_t now_ms, std::uint64_t origin_ms,
                      Sampling sampling = {}) {
-    TempDir dir("ebpfix-nfcapd");
     ipfix::EncoderOptions o;
     o.protocol = protocol;
     o.observation_domain = 77;
@@ -86,7 +89,12 @@ Run export_to_nfcapd(Protocol protocol, const std::string& address, std::uint16_
         BOOST_TEST_REQUIRE(check.sampling_interval(77).value_or(0) == sampling.interval);
         BOOST_TEST_REQUIRE(check.sampling_algorithm(77).value_or(0) == ipfix::sampling_algorithm_ie_value(sampling.algorithm));
     }
+    return run_nfcapd(address, port, datagrams);
+}
 
+// Sends the datagrams to an nfcapd child on `address`, stops it, reads its file.
+Run run_nfcapd(const std::string& address, std::uint16_t port, const std::vector<std::vector<std::uint8_t>>& datagrams) {
+    TempDir dir("ebpfix-nfcapd");
     bool v6 = address.find(':') != std::string::npos;
     std::vector<std::string> argv{"nfcapd", "-w", dir.path().string(), "-b", address, "-p", std::to_string(port)};
     if (v6) argv.insert(argv.begin() + 1, "-6");
@@ -301,4 +309,145 @@ BOOST_AUTO_TEST_CASE(netflow9_sampled_1_in_10_is_scaled_by_nfdump) {
     check_scaled_totals(flows, run, 10);
     expect_one_generic_sampler(run, 10);
     BOOST_TEST(run.stat_output.find("Sequence failures: 0\n") != std::string::npos, run.stat_output);
+}
+
+namespace {
+
+constexpr std::uint32_t kDocPen = 32473;  // RFC 5612: PEN for documentation
+
+// Flows with socket owners (two in three; the rest without), encoded with attribution.
+std::vector<std::vector<std::uint8_t>> encode_with_owners(Protocol protocol, std::vector<FlowRecord>& flows,
+                                                          std::uint64_t now_ms, std::uint64_t origin_ms,
+                                                          std::uint32_t pen) {
+    std::map<std::uint64_t, attribution::Owner> owners;
+    attribution::Owner a;
+    a.uid = 1000;
+    a.user = "alice";
+    a.pid = 4242;
+    a.comm = "curl";
+    a.cgroup_id = 0x1f2;
+    a.cgroup = "/user.slice/user-1000.slice/" + std::string(300, 's') + ".scope";  // a 3-byte length
+    owners[1] = a;
+    attribution::Owner partial;
+    partial.uid = 65534;
+    partial.comm = "nobodyd";
+    owners[2] = partial;
+    for (std::size_t i = 0; i < flows.size(); ++i) flows[i].key.owner = i % 3 == 0 ? 0 : 1 + i % 2;
+    ipfix::EncoderOptions o;
+    o.protocol = protocol;
+    o.observation_domain = 77;
+    o.uptime_origin_ms = origin_ms;
+    o.attribution = true;
+    o.enterprise_number = pen;
+    ipfix::FlowEncoder enc(o);
+    ipfix::OwnerLookup lookup = [&](std::uint64_t cookie) -> const attribution::Owner* {
+        auto it = owners.find(cookie);
+        return it == owners.end() ? nullptr : &it->second;
+    };
+    std::vector<std::vector<std::uint8_t>> datagrams;
+    auto sink = [&](gsl::span<const std::uint8_t> m) { datagrams.emplace_back(m.begin(), m.end()); };
+    std::size_t half = flows.size() / 2;
+    enc.encode(std::span<const FlowRecord>(flows.data(), half), lookup, now_ms, sink);
+    enc.encode(std::span<const FlowRecord>(flows.data() + half, flows.size() - half), lookup, now_ms, sink);
+    FlowDecoder check(protocol);
+    std::size_t owned = 0;
+    for (const auto& d : datagrams)
+        for (const auto& rec : check.decode(d).flows) owned += rec.has(371) ? 1 : 0;
+    BOOST_TEST_REQUIRE(check.flow_records() == flows.size());
+    BOOST_TEST_REQUIRE(owned == flows.size() - (flows.size() + 2) / 3);
+    return datagrams;
+}
+
+}  // namespace
+
+// nfdump ignores userName, applicationName and the enterprise IEs it does not know (it
+// stores neither), and still reads every flow of the attribution templates exactly.
+BOOST_AUTO_TEST_CASE(ipfix_attribution_to_nfcapd_keeps_every_flow) {
+    std::uint64_t now = wall_ms();
+    auto flows = collector_flows(now, 300, 9);
+    auto datagrams = encode_with_owners(Protocol::ipfix, flows, now, now - 3600000, kDocPen);
+    auto run = run_nfcapd("127.0.0.1", 4739, datagrams);
+    BOOST_TEST_MESSAGE("IPFIX attribution: " << flows.size() << " flows in " << run.messages << " messages");
+    check_records(Protocol::ipfix, flows, run, 0);
+    BOOST_TEST(run.stat_output.find("Sequence failures: 0\n") != std::string::npos, run.stat_output);
+    BOOST_TEST(run.stat_output.find("Flows: " + std::to_string(flows.size()) + "\n") != std::string::npos,
+               run.stat_output);
+}
+
+BOOST_AUTO_TEST_CASE(netflow9_attribution_to_nfcapd_keeps_every_flow) {
+    std::uint64_t now = wall_ms();
+    auto flows = collector_flows(now, 300, 10);
+    auto datagrams = encode_with_owners(Protocol::netflow9, flows, now, now - 3600000, kDocPen);
+    auto run = run_nfcapd("::1", 2055, datagrams);
+    BOOST_TEST_MESSAGE("NetFlow v9 attribution: " << flows.size() << " flows in " << run.messages << " messages");
+    check_records(Protocol::netflow9, flows, run, -std::int64_t(now % 1000));
+    BOOST_TEST(run.stat_output.find("Sequence failures: 0\n") != std::string::npos, run.stat_output);
+    BOOST_TEST(run.stat_output.find("Flows: " + std::to_string(flows.size()) + "\n") != std::string::npos,
+               run.stat_output);
+}
+
+// RFC 5103 biflows: nfdump maps the reverse octet/packet counts to its "out bytes" / "out
+// packets" and reads biflowDirection; the forward fields stay the flow's (the reverse
+// flags and times come first in template 268/269, see templates.def). Its -I totals add
+// in and out: they equal the uniflow totals exactly.
+BOOST_AUTO_TEST_CASE(ipfix_biflows_to_nfcapd) {
+    std::uint64_t now = wall_ms();
+    auto records = sampled_flows(now, 11);  // counts small enough for nfdump's 64-bit totals
+    FlowGenerator gen(11, now - 600000, now);
+    for (std::size_t i = 0, n = records.size(); i < n; ++i) {
+        auto rk = ipfix::reverse_key(records[i].key);
+        if (!rk || i % 4 == 0) continue;
+        FlowRecord back = gen.next();
+        back.key = *rk;
+        back.packets = 1 + back.packets % 1000000;
+        back.bytes = 40 * back.packets + back.bytes % 1000000;
+        back.tcp_flags = back.key.protocol == 6 ? back.tcp_flags & 0xff : 0;  // flags only for TCP
+        records.push_back(back);
+    }
+    auto biflows = ipfix::pair_biflows(records);
+    ipfix::EncoderOptions o;
+    o.observation_domain = 77;
+    o.biflow = true;
+    ipfix::FlowEncoder enc(o);
+    std::vector<std::vector<std::uint8_t>> datagrams;
+    enc.encode_biflows(biflows, now, [&](gsl::span<const std::uint8_t> m) { datagrams.emplace_back(m.begin(), m.end()); });
+    FlowDecoder check(Protocol::ipfix);
+    for (const auto& d : datagrams) check.decode(d);
+    auto run = run_nfcapd("127.0.0.1", 4739, datagrams);
+    std::size_t pairs = 0;
+    for (const auto& b : biflows) pairs += b.reverse ? 1 : 0;
+    BOOST_TEST_MESSAGE("IPFIX biflows: " << records.size() << " records, " << biflows.size() << " biflows (" << pairs
+                                         << " pairs) in " << run.messages << " messages");
+    BOOST_TEST_REQUIRE(pairs > 100u);
+    // The forward records, as nfdump shows every uniflow record; then the reverse side.
+    std::vector<FlowRecord> forward;
+    for (const auto& b : biflows) forward.push_back(b.forward);
+    check_records(Protocol::ipfix, forward, run, 0);
+    std::map<std::string, const std::map<std::string, std::string>*> by_key;
+    for (const auto& r : run.records) {
+        auto get = [&](const char* k) { auto it = r.find(k); return it == r.end() ? std::string("0") : it->second; };
+        by_key[key_text(get("src addr"), get("dst addr"), get("src port"), "*", first_token(get("proto")))] = &r;
+    }
+    std::size_t checked = 0;
+    for (const auto& b : biflows) {
+        const FlowRecord& f = b.forward;
+        auto it = by_key.find(key_text(address_text(f.key, true), address_text(f.key, false),
+                                       std::to_string(f.key.src_port), "*", std::to_string(f.key.protocol)));
+        if (it == by_key.end()) continue;  // check_records reported it
+        const auto& r = *it->second;
+        auto v = [&](const char* key) { auto f2 = r.find(key); return f2 == r.end() ? std::string("<absent>") : f2->second; };
+        BOOST_TEST_CONTEXT(describe(f)) {
+            BOOST_TEST(v("out packets") == std::to_string(b.reverse ? b.reverse->packets : 0));
+            BOOST_TEST(v("out bytes") == std::to_string(b.reverse ? b.reverse->bytes : 0));
+            BOOST_TEST(std::strtoul(v("biFlow Dir").c_str(), nullptr, 16) == unsigned(b.direction));
+        }
+        ++checked;
+    }
+    BOOST_TEST(checked == biflows.size());
+    BOOST_TEST(run.stat_output.find("Flows: " + std::to_string(biflows.size()) + "\n") != std::string::npos,
+               run.stat_output);
+    BOOST_TEST(run.stat_output.find("Packets: " + std::to_string(sum_packets(records)) + "\n") != std::string::npos,
+               run.stat_output);
+    BOOST_TEST(run.stat_output.find("Bytes: " + std::to_string(sum_bytes(records)) + "\n") != std::string::npos,
+               run.stat_output);
 }

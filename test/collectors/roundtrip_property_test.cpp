@@ -11,10 +11,14 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <random>
 
+#include "attribution/owners.hpp"
 #include "collectors/flow_decoder.hpp"
 #include "collectors/flow_generator.hpp"
+#include "ipfix/biflow.hpp"
 #include "ipfix/flow_encoder.hpp"
+#include "ipfix/record_sources.hpp"
 
 using namespace ebpfix;
 using namespace ebpfix::test;
@@ -454,5 +458,212 @@ BOOST_AUTO_TEST_CASE(too_small_message_size_is_refused) {
         auto o = options_for(p, 1472);
         o.observation_domain = 0;
         BOOST_CHECK_THROW(ipfix::FlowEncoder{o}, std::invalid_argument);
+    }
+}
+
+namespace {
+
+constexpr std::uint32_t kDocPen = 32473;  // RFC 5612: PEN for documentation
+
+// One flow record as decoded, with what attribution added: the template it came in and
+// the owner fields (empty / 0 when the template has none).
+using OwnedView = std::tuple<decltype(carried_fields(FlowRecord{})), std::uint16_t, std::string, std::string,
+                             std::uint64_t, std::uint64_t, std::uint64_t, std::string>;
+
+attribution::Owner random_owner(FlowGenerator& g) {
+    static const char* names[] = {"alice", "j\xc3\xb6rg", "svc-backup", "", "x\xff" "y", "\xe6\x97\xa5\xe6\x9c\xac"};
+    attribution::Owner o;
+    if (g.below(5) != 0) o.uid = std::uint32_t(g.below(70000));
+    o.user = names[g.below(std::size(names))];
+    if (g.below(8) == 0) o.user = std::string(100, 'u');  // longer than any cap
+    if (g.below(4) != 0) o.pid = std::uint32_t(1 + g.below(4194304));
+    o.comm = g.below(6) == 0 ? std::string("worker\xc3\xa9-thread-name", 21) : std::string("curl");
+    if (g.below(4) != 0) o.cgroup_id = 1 + g.below(1u << 30);
+    std::size_t path = g.below(3) == 0 ? 0 : g.below(4) == 0 ? 300 + g.below(1500) : g.below(120);
+    o.cgroup = path == 0 ? "" : "/" + std::string(path - 1, char('a' + g.below(26)));
+    return o;
+}
+
+}  // namespace
+
+// Attribution through the strict decoder: owned records come back in 264..267 with the
+// names (valid UTF-8, cut at the documented caps) and, under a PEN, pid/uid/cgroup (all
+// ones when unknown); records without an owner (cookie 0, or unknown) in 256/257. Every
+// record once, every message within max_message_size, at several sizes.
+BOOST_AUTO_TEST_CASE(attribution_round_trips) {
+    struct Case {
+        Protocol p;
+        std::uint32_t pen;
+    };
+    for (Case c : {Case{Protocol::ipfix, 0}, Case{Protocol::ipfix, kDocPen}, Case{Protocol::netflow9, kDocPen}}) {
+        for (std::size_t max_size : {400u, 1472u, 65535u}) {
+            BOOST_TEST_CONTEXT(name(c.p) << " PEN " << c.pen << " max_message_size " << max_size) {
+                FlowGenerator gen(max_size + c.pen + unsigned(c.p), kOrigin, kNow);
+                std::map<std::uint64_t, attribution::Owner> owners;
+                for (std::uint64_t cookie = 1; cookie <= 40; ++cookie) owners[cookie] = random_owner(gen);
+                auto o = options_for(c.p, max_size);
+                o.attribution = true;
+                o.enterprise_number = c.pen;
+                ipfix::FlowEncoder enc(o);
+                ipfix::OwnerLookup lookup = [&](std::uint64_t cookie) -> const attribution::Owner* {
+                    auto it = owners.find(cookie);
+                    return it == owners.end() ? nullptr : &it->second;
+                };
+                Stream s;
+                std::vector<FlowRecord> sent;
+                for (std::size_t batch : {1u, 50u, 400u}) {
+                    auto records = gen.batch(batch);
+                    for (auto& r : records) r.key.owner = gen.below(3) == 0 ? 0 : 1 + gen.below(45);  // 41..45 unknown
+                    enc.encode(records, lookup, kNow, s.sink());
+                    sent.insert(sent.end(), records.begin(), records.end());
+                }
+                // What each record must look like: the caps are docs/ipfix.md's.
+                const bool ipfix = c.p == Protocol::ipfix, pen = ipfix && c.pen != 0;
+                std::size_t user_cap = ipfix ? 64 : 31, comm_cap = ipfix ? 64 : 15;
+                std::size_t base = 16 + 124 + 4 + 104 + 65 + 65;  // IPv6 record of 267 with both names at the cap
+                std::size_t room = max_size - base;
+                std::size_t cgroup_cap = room >= 258 ? std::min<std::size_t>(room - 3, 1024) : std::min<std::size_t>(room - 1, 254);
+                std::vector<OwnedView> expected;
+                for (const auto& r : sent) {
+                    auto it = r.key.owner ? owners.find(r.key.owner) : owners.end();
+                    bool v4 = r.key.ip_version == 4;
+                    if (it == owners.end()) {
+                        expected.emplace_back(carried_fields(exportable(r)), v4 ? 256 : 257, "", "", 0, 0, 0, "");
+                        continue;
+                    }
+                    const attribution::Owner& ow = it->second;
+                    std::string user, comm, cgroup;
+                    std::string raw_user = !ow.user.empty() ? ow.user : ow.uid ? std::to_string(*ow.uid) : "";
+                    ipfix::utf8_prefix(raw_user, user_cap, user);
+                    ipfix::utf8_prefix(ow.comm, comm_cap, comm);
+                    if (pen) ipfix::utf8_prefix(ow.cgroup, cgroup_cap, cgroup);
+                    std::uint16_t id = pen ? (v4 ? 266 : 267) : (v4 ? 264 : 265);
+                    expected.emplace_back(carried_fields(exportable(r)), id, user, comm,
+                                          pen ? ow.pid.value_or(0xffffffffu) : 0, pen ? ow.uid.value_or(0xffffffffu) : 0,
+                                          pen ? ow.cgroup_id.value_or(~std::uint64_t{0}) : 0, cgroup);
+                }
+                FlowDecoder d(c.p);
+                std::vector<OwnedView> got;
+                for (const auto& bytes : s.messages) {
+                    BOOST_TEST_REQUIRE(bytes.size() <= max_size);
+                    DecodedMessage m;
+                    try {
+                        m = d.decode(bytes);
+                    } catch (const DecodeError& e) {
+                        BOOST_FAIL("rejected: " << e.what());
+                    }
+                    for (const auto& rec : m.flows) {
+                        FlowRecord fr = to_flow_record(rec, m, kOrigin);
+                        bool owned = rec.has(371);
+                        BOOST_TEST_REQUIRE(owned == rec.has(96));
+                        BOOST_TEST_REQUIRE(rec.has_enterprise(kDocPen, 1) == (owned && pen));
+                        got.emplace_back(carried_fields(fr), rec.template_id, owned ? rec.string_value(371) : "",
+                                         owned ? rec.string_value(96) : "",
+                                         owned && pen ? rec.enterprise_uint(kDocPen, 1) : 0,
+                                         owned && pen ? rec.enterprise_uint(kDocPen, 2) : 0,
+                                         owned && pen ? rec.enterprise_uint(kDocPen, 3) : 0,
+                                         owned && pen ? rec.enterprise_text(kDocPen, 4) : "");
+                    }
+                }
+                std::sort(expected.begin(), expected.end());
+                std::sort(got.begin(), got.end());
+                BOOST_TEST_REQUIRE(got.size() == expected.size());
+                std::size_t owned_count = 0, mismatches = 0;
+                for (std::size_t i = 0; i < got.size(); ++i) {
+                    if (std::get<1>(got[i]) > 257) ++owned_count;
+                    if (got[i] != expected[i] && ++mismatches <= 3)
+                        BOOST_ERROR("record " << i << " differs: template " << std::get<1>(got[i]) << " user \""
+                                              << std::get<2>(got[i]) << "\" vs \"" << std::get<2>(expected[i]) << "\"");
+                }
+                BOOST_TEST(mismatches == 0u);
+                BOOST_TEST(owned_count > sent.size() / 3);  // both kinds really occur
+                BOOST_TEST(owned_count < sent.size());
+                BOOST_TEST(enc.counters().data_records == sent.size());
+            }
+        }
+    }
+}
+
+// Biflows against the uniflow export of the same records: the strict decoder reads the
+// reverse IEs (PEN 29305), and forward + reverse packets and octets of the biflow stream
+// equal the packets and octets of the uniflow stream exactly (128-bit sums: counts reach
+// 2^64 - 1). Each biflow record carries its forward record's fields and its reverse's
+// counts, flags and times.
+BOOST_AUTO_TEST_CASE(biflow_totals_equal_the_uniflow_export) {
+    for (std::size_t max_size : {300u, 1472u, 65535u}) {
+        BOOST_TEST_CONTEXT("max_message_size " << max_size) {
+            FlowGenerator gen(max_size * 13, kOrigin, kNow);
+            std::vector<FlowRecord> records;
+            for (int i = 0; i < 700; ++i) {
+                FlowRecord r = gen.next();
+                records.push_back(r);
+                auto rk = ipfix::reverse_key(r.key);
+                if (rk && gen.below(3) != 0) {
+                    FlowRecord back = gen.next();
+                    back.key = *rk;
+                    records.push_back(back);
+                }
+            }
+            std::shuffle(records.begin(), records.end(), std::mt19937_64(max_size));
+            auto totals = [&](const std::vector<std::vector<std::uint8_t>>& messages, bool reverse) {
+                FlowDecoder d(Protocol::ipfix);
+                unsigned __int128 packets = 0, octets = 0;
+                std::size_t n = 0;
+                for (const auto& bytes : messages) {
+                    BOOST_TEST_REQUIRE(bytes.size() <= max_size);
+                    auto m = d.decode(bytes);
+                    for (const auto& rec : m.flows) {
+                        ++n;
+                        packets += rec.uint(2);
+                        octets += rec.uint(1);
+                        if (reverse) {
+                            packets += rec.enterprise_uint(kReversePen, 2);
+                            octets += rec.enterprise_uint(kReversePen, 1);
+                        }
+                    }
+                }
+                return std::tuple{packets, octets, n};
+            };
+            ipfix::FlowEncoder uniflow(options_for(Protocol::ipfix, max_size));
+            Stream u;
+            uniflow.encode(records, kNow, u.sink());
+            auto o = options_for(Protocol::ipfix, max_size);
+            o.biflow = true;
+            ipfix::FlowEncoder biflow(o);
+            Stream b;
+            auto biflows = ipfix::pair_biflows(records);
+            biflow.encode_biflows(biflows, kNow, b.sink());
+            auto [up, uo, un] = totals(u.messages, false);
+            auto [bp, bo, bn] = totals(b.messages, true);
+            BOOST_TEST((up == bp));
+            BOOST_TEST((uo == bo));
+            BOOST_TEST(un == records.size());
+            BOOST_TEST(bn == biflows.size());
+            BOOST_TEST(bn < un);  // pairs were made
+            BOOST_TEST(biflow.counters().data_records == biflows.size());
+
+            // Record by record: forward fields, reverse counts/flags/times, direction.
+            FlowDecoder d(Protocol::ipfix);
+            std::vector<std::tuple<decltype(carried_fields(FlowRecord{})), std::uint64_t, std::uint64_t, std::uint64_t,
+                                   std::uint64_t, std::uint64_t, std::uint64_t>>
+                sent_view, got_view;
+            for (const auto& x : biflows) {
+                const FlowRecord* r = x.reverse ? &*x.reverse : nullptr;
+                sent_view.emplace_back(carried_fields(exportable(x.forward)), r ? r->packets : 0, r ? r->bytes : 0,
+                                       r ? r->tcp_flags & 0xff : 0, r ? r->start_ms : 0, r ? r->end_ms : 0,
+                                       std::uint64_t(x.direction));
+            }
+            for (const auto& bytes : b.messages) {
+                auto m = d.decode(bytes);
+                for (const auto& rec : m.flows)
+                    got_view.emplace_back(carried_fields(to_flow_record(rec, m)), rec.enterprise_uint(kReversePen, 2),
+                                          rec.enterprise_uint(kReversePen, 1), rec.enterprise_uint(kReversePen, 6),
+                                          rec.enterprise_uint(kReversePen, 152), rec.enterprise_uint(kReversePen, 153),
+                                          rec.uint(239));
+            }
+            std::sort(sent_view.begin(), sent_view.end());
+            std::sort(got_view.begin(), got_view.end());
+            BOOST_TEST((sent_view == got_view));
+        }
     }
 }
