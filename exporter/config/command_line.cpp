@@ -1,5 +1,5 @@
 // The command line: getopt_long-like parsing without global state, and --help. Also
-// takes the spellings of softflowd (-n, -v, -t NAME=TIME, -r, -d, -D, -m) and flowcap (long
+// takes the spellings of softflowd (-n, -v, -P, -b, -t NAME=TIME, -r, -d, -D, -m) and flowcap (long
 // options with one dash: -interval 5), and refuses softflowd's other flags by name.
 #include <charconv>
 #include <stdexcept>
@@ -17,13 +17,14 @@ namespace ebpfix::config {
 namespace {
 
 enum class Opt {
-    config, interface, ipfix, netflow9, log, json, log_file, max_export_per_cycle, stats_file, stats_format,
+    config, interface, ipfix, netflow9, netflow5, log, json, log_file, max_export_per_cycle, stats_file, stats_format,
     drain_interval, active_timeout, idle_timeout, interval, max_flows, metrics_addr, pcap, verbose, check_config,
     help, version,
     attach, xdp, xdp_mode, xdp_only, cgroup, sample, sample_algorithm, exclude, attribution, per_user_log, timeout,
     summary, no_summary, dot, control,
     // softflowd's: short names only.
-    softflowd_collector, softflowd_version, softflowd_timeout, softflowd_foreground
+    softflowd_collector, softflowd_version, softflowd_transport, softflowd_biflow, softflowd_timeout,
+    softflowd_foreground
 };
 
 struct OptionSpec {
@@ -38,8 +39,11 @@ constexpr OptionSpec option_specs[] = {
     {Opt::interface, "interface", 'i', "IFACE"},
     {Opt::ipfix, "ipfix", 0, "HOST:PORT"},
     {Opt::netflow9, "netflow9", 0, "HOST:PORT"},
+    {Opt::netflow5, "netflow5", 0, "HOST:PORT"},
     {Opt::softflowd_collector, "", 'n', "HOST:PORT"},
-    {Opt::softflowd_version, "", 'v', "9|10"},
+    {Opt::softflowd_version, "", 'v', "5|9|10"},
+    {Opt::softflowd_transport, "", 'P', "udp|tcp"},
+    {Opt::softflowd_biflow, "", 'b', ""},
     {Opt::log, "log", 0, "text|json|none"},
     {Opt::json, "json", 0, ""},
     {Opt::log_file, "log-file", 0, "FILE"},
@@ -94,8 +98,6 @@ struct RefusedFlag {
 constexpr RefusedFlag softflowd_refused[] = {
     {'a', "softflowd's -a (adjust the times of a capture) is not needed: --pcap (-r) runs on the capture's own "
           "clock; drop -a"},
-    {'b', "bidirectional flows (softflowd's -b, RFC 5103) are planned; for now ebpfix exports one record per "
-          "direction; drop -b"},
     {'l', "softflowd's -l (load balancing between -n collectors) is not supported: every collector gets every "
           "record; drop -l"},
     {'L', "softflowd's -L (TTL / hop limit of the export datagrams) is not supported: exports use the system's "
@@ -103,8 +105,6 @@ constexpr RefusedFlag softflowd_refused[] = {
     {'N', "softflowd's -N is not needed: ebpfix never puts an interface into promiscuous mode; drop -N"},
     {'p', "softflowd's -p (pid file) is not supported: ebpfix stays in the foreground; let systemd track it "
           "(etc/ebpfix.service); drop -p"},
-    {'P', "softflowd's -P (export transport) is not supported: ebpfix exports over UDP; TCP transport is planned; "
-          "drop -P"},
     {'s', "softflowd's -s (periodic 1-in-N sampling) is not supported: ebpfix samples 1 in N packets at random "
           "or by flow hash; write --sample N (and --sample-algorithm hash for whole flows)"},
     {'S', "softflowd's -S (send interface) is not supported: the route to the collector chooses the interface; "
@@ -122,9 +122,9 @@ constexpr RefusedFlag softflowd_refused[] = {
     {'x', "softflowd's -x (MPLS labels) is not supported"},
 };
 
-// softflowd's -n protocol when -v is not given.
-// TODO(NetFlow v5): softflowd's own default is v5; switch when ebpfix exports v5.
-constexpr ipfix::Protocol softflowd_default_protocol = ipfix::Protocol::netflow9;
+// softflowd's -n protocol when -v is not given: NetFlow v5, softflowd's own default.
+enum class SoftflowdVersion : std::uint8_t { v5, v9, v10 };
+constexpr SoftflowdVersion softflowd_default_version = SoftflowdVersion::v5;
 
 const OptionSpec* find_long(std::string_view name) {
     if (name.empty()) return nullptr;
@@ -273,6 +273,27 @@ CollectorConfig make_collector(std::string_view option, std::string_view text, i
     return collector;
 }
 
+// --ipfix [tcp://|udp://]HOST:PORT; the other collector options take udp:// at most.
+CollectorConfig make_collector_url(std::string_view option, std::string_view text, ipfix::Protocol protocol,
+                                   bool tcp_allowed) {
+    Transport transport = Transport::udp;
+    if (text.starts_with("tcp://")) {
+        if (!tcp_allowed)
+            throw UsageError(std::string(option) + " " + std::string(text) +
+                             ": tcp:// is IPFIX only (RFC 7011 section 10.4); write --ipfix tcp://HOST:PORT");
+        transport = Transport::tcp;
+        text.remove_prefix(6);
+    } else if (text.starts_with("udp://")) {
+        text.remove_prefix(6);
+    } else if (auto scheme = text.find("://"); scheme != std::string_view::npos) {
+        throw UsageError(std::string(option) + ": unknown transport " + quoted(text.substr(0, scheme)) +
+                         "; expected tcp:// or udp:// (or HOST:PORT for UDP)");
+    }
+    CollectorConfig collector = make_collector(option, text, protocol);
+    collector.transport = transport;
+    return collector;
+}
+
 }  // namespace
 
 CommandLine parse_command_line(int argc, const char* const* argv) {
@@ -281,7 +302,9 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     for (int i = 1; i < argc; ++i) cl.arguments.emplace_back(argv[i] != nullptr ? argv[i] : "");
 
     std::vector<std::size_t> softflowd_collectors;    // indexes into cl.collectors; -v picks their protocol
-    std::optional<ipfix::Protocol> softflowd_version;
+    std::optional<SoftflowdVersion> softflowd_version;
+    std::optional<Transport> softflowd_transport;     // -P
+    bool softflowd_biflow = false;                    // -b
     std::string json_option;                          // set when --json was given
     std::string linger_option;                        // which -t tcp.* set the linger
     std::string xdp_option;                           // the first of --xdp, --xdp-mode, --xdp-only
@@ -362,10 +385,15 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
                 break;
             case Opt::ipfix:
             case Opt::netflow9:
-                cl.collectors.push_back(
-                    make_collector(opt, v, spec->id == Opt::ipfix ? ipfix::Protocol::ipfix : ipfix::Protocol::netflow9));
+            case Opt::netflow5: {
+                CollectorConfig collector = make_collector_url(
+                    opt, v, spec->id == Opt::netflow9 ? ipfix::Protocol::netflow9 : ipfix::Protocol::ipfix,
+                    spec->id == Opt::ipfix);
+                collector.netflow5 = spec->id == Opt::netflow5;
+                cl.collectors.push_back(std::move(collector));
                 cl.collector_options.push_back(opt + " " + v);
                 break;
+            }
             case Opt::softflowd_collector: {
                 // softflowd: "HOST:PORT[,HOST:PORT]..."; the protocol comes from -v, wherever it is.
                 std::string_view rest = v;
@@ -373,7 +401,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
                     auto comma = rest.find(',');
                     std::string_view one = rest.substr(0, comma);
                     softflowd_collectors.push_back(cl.collectors.size());
-                    cl.collectors.push_back(make_collector(opt, one, softflowd_default_protocol));
+                    cl.collectors.push_back(make_collector(opt, one, ipfix::Protocol::ipfix));
                     cl.collector_options.push_back(opt + " " + std::string(one));
                     if (comma == std::string_view::npos) break;
                     rest.remove_prefix(comma + 1);
@@ -381,21 +409,33 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
                 break;
             }
             case Opt::softflowd_version:
-                if (v == "9") {
-                    softflowd_version = ipfix::Protocol::netflow9;
+                if (v == "5") {
+                    softflowd_version = SoftflowdVersion::v5;
+                } else if (v == "9") {
+                    softflowd_version = SoftflowdVersion::v9;
                 } else if (v == "10") {
-                    softflowd_version = ipfix::Protocol::ipfix;
-                } else if (v == "5") {
-                    throw UsageError("-v 5: NetFlow v5 is not supported yet; use -v 9 or -v 10");
+                    softflowd_version = SoftflowdVersion::v10;
                 } else if (v == "1") {
-                    throw UsageError("-v 1: NetFlow v1 is not supported; use -v 9 or -v 10");
+                    throw UsageError("-v 1: NetFlow v1 is not supported; use -v 5, -v 9 or -v 10");
                 } else if (v == "psamp") {
-                    throw UsageError("-v psamp: PSAMP is not supported; use -v 9 or -v 10");
+                    throw UsageError("-v psamp: PSAMP is not supported; use -v 5, -v 9 or -v 10");
                 } else {
                     throw UsageError("-v: unknown NetFlow version " + quoted(v) +
-                                     "; expected 9 (NetFlow v9) or 10 (IPFIX)");
+                                     "; expected 5 (NetFlow v5), 9 (NetFlow v9) or 10 (IPFIX)");
                 }
                 break;
+            case Opt::softflowd_transport:
+                if (v == "udp") {
+                    softflowd_transport = Transport::udp;
+                } else if (v == "tcp") {
+                    softflowd_transport = Transport::tcp;
+                } else if (v == "sctp") {
+                    throw UsageError("-P sctp: SCTP transport is not supported; use -P udp or -P tcp (IPFIX, -v 10)");
+                } else {
+                    throw UsageError("-P: unknown transport " + quoted(v) + "; expected udp or tcp");
+                }
+                break;
+            case Opt::softflowd_biflow: softflowd_biflow = true; break;
             case Opt::log:
                 cl.log_format = checked(opt, [&] { return detail::parse_log_format(v); });
                 cl.spellings["log.format"] = opt;
@@ -598,9 +638,30 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     }
 
     if (softflowd_version && softflowd_collectors.empty())
-        throw UsageError("-v sets the protocol of the -n collectors; give -n HOST:PORT (or use --ipfix / --netflow9)");
-    for (std::size_t index : softflowd_collectors)
-        cl.collectors[index].encoder.protocol = softflowd_version.value_or(softflowd_default_protocol);
+        throw UsageError("-v sets the protocol of the -n collectors; give -n HOST:PORT (or use --ipfix / --netflow9 / "
+                         "--netflow5)");
+    if (softflowd_transport && softflowd_collectors.empty())
+        throw UsageError("-P sets the transport of the -n collectors; give -n HOST:PORT (or use --ipfix tcp://HOST:PORT)");
+    if (softflowd_biflow && softflowd_collectors.empty())
+        throw UsageError("-b makes the -n collectors export biflows; give -n HOST:PORT -v 10 (or set biflow = true in a "
+                         "[[collector]])");
+    const SoftflowdVersion version = softflowd_version.value_or(softflowd_default_version);
+    const std::string version_text = softflowd_version ? "-v " + std::string(version == SoftflowdVersion::v5   ? "5"
+                                                                             : version == SoftflowdVersion::v9 ? "9"
+                                                                                                               : "10")
+                                                       : std::string("-n without -v (NetFlow v5, as in softflowd)");
+    if (softflowd_transport == Transport::tcp && version != SoftflowdVersion::v10)
+        throw UsageError("-P tcp: ebpfix exports over TCP with IPFIX only (RFC 7011 section 10.4), and " + version_text +
+                         " is not IPFIX; add -v 10");
+    if (softflowd_biflow && version != SoftflowdVersion::v10)
+        throw UsageError("-b: biflows (RFC 5103) are IPFIX only, and " + version_text + " is not IPFIX; add -v 10");
+    for (std::size_t index : softflowd_collectors) {
+        CollectorConfig& collector = cl.collectors[index];
+        collector.netflow5 = version == SoftflowdVersion::v5;
+        collector.encoder.protocol = version == SoftflowdVersion::v9 ? ipfix::Protocol::netflow9 : ipfix::Protocol::ipfix;
+        collector.transport = softflowd_transport.value_or(Transport::udp);
+        collector.encoder.biflow = softflowd_biflow;
+    }
     // flowcap's -json writes both the flow log and the stats file as JSON.
     if (!json_option.empty() && !cl.stats_format) {
         cl.stats_format = OutputFormat::json;
@@ -653,19 +714,27 @@ std::string version_text() { return "ebpfix " EBPFIX_VERSION "\n"; }
 std::string help_text() {
     return R"(Usage: ebpfix [OPTION]... [IFACE]...
 Count the packets of network interfaces with eBPF and export their flows as
-IPFIX (RFC 7011) or NetFlow v9 (RFC 3954) over UDP, and/or log them.
+IPFIX (RFC 7011, over UDP or TCP), NetFlow v9 (RFC 3954) or NetFlow v5 over UDP,
+or to Kafka ([[kafka]] in the configuration file), and/or log them.
 
   -c, --config FILE          configuration file (default /etc/ebpfix/ebpfix.toml,
                              read only if it exists when -c is not given)
   -i, --interface IFACE      watch IFACE; repeat for more (same as IFACE operands);
                              replaces the file's interfaces
-      --ipfix HOST:PORT      export IPFIX to the collector HOST:PORT (repeatable)
-      --netflow9 HOST:PORT   export NetFlow v9 to the collector HOST:PORT (repeatable);
+      --ipfix [tcp://|udp://]HOST:PORT
+                             export IPFIX to the collector HOST:PORT over UDP (the
+                             default) or TCP (repeatable)
+      --netflow9 HOST:PORT   export NetFlow v9 to the collector HOST:PORT (repeatable)
+      --netflow5 HOST:PORT   export NetFlow v5 to the collector HOST:PORT (repeatable;
+                             IPv4 only: IPv6 flows are counted as not exportable);
                              collectors given here replace the file's
   -n HOST:PORT[,HOST:PORT]   softflowd's collector option: export with the -v
                              protocol (repeatable)
-  -v 9|10                    protocol of the -n collectors: 9 = NetFlow v9 (the
-                             default), 10 = IPFIX
+  -v 5|9|10                  protocol of the -n collectors: 5 = NetFlow v5 (the
+                             default, as in softflowd), 9 = NetFlow v9, 10 = IPFIX
+  -P udp|tcp                 transport of the -n collectors (default udp; tcp needs
+                             -v 10)
+  -b                         the -n collectors get RFC 5103 biflows (needs -v 10)
       --log text|json|none   flow log format (default: text when no collector is
                              configured or a log file is named, otherwise none;
                              none for a --timeout run without either)

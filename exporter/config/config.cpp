@@ -56,7 +56,7 @@ public:
     void read(const toml::table& root) {
         check_keys(root, "",
                    {"interfaces", "attach", "capture", "xdp_mode", "xdp_only", "cgroup", "control", "control_group",
-                    "flow", "sampling", "filter", "collector", "log", "stats", "metrics", "attribution", "graph",
+                    "flow", "sampling", "filter", "collector", "kafka", "log", "stats", "metrics", "attribution", "graph",
                     "privileges"});
         if (const toml::node* n = root.get("interfaces")) read_interfaces(*n);
         if (auto s = get_string(root, "attach", "attach"))
@@ -78,6 +78,7 @@ public:
             if (const toml::node* n = filter->get("exclude")) read_exclude(*n);
         }
         if (const toml::node* n = root.get("collector")) read_collectors(*n);
+        if (const toml::node* n = root.get("kafka")) read_kafka(*n);
         if (const toml::table* log = get_table(root, "log", "log")) read_log(*log);
         if (const toml::table* stats = get_table(root, "stats", "stats")) read_stats(*stats);
         if (const toml::table* metrics = get_table(root, "metrics", "metrics")) read_metrics(*metrics);
@@ -295,8 +296,9 @@ private:
             const std::string prefix = "collector[" + std::to_string(index++) + "].";
             const toml::table& table = *element.as_table();
             check_keys(table, prefix,
-                       {"protocol", "address", "observation_domain", "template_refresh", "template_refresh_messages",
-                        "max_message_size"});
+                       {"protocol", "address", "transport", "observation_domain", "template_refresh",
+                        "template_refresh_messages", "max_message_size", "biflow", "engine_type", "engine_id",
+                        "reconnect_min_interval"});
             CollectorConfig collector;
             auto address = get_string(table, "address", prefix + "address");
             if (!address)
@@ -305,8 +307,24 @@ private:
             check(*address, prefix + "address", [&] { hp = parse_host_port(address->get()); });
             collector.host = hp.host;
             collector.port = hp.port;
-            if (auto s = get_string(table, "protocol", prefix + "protocol"))
-                collector.encoder.protocol = convert(*s, prefix + "protocol", detail::parse_protocol);
+            if (auto s = get_string(table, "protocol", prefix + "protocol")) {
+                if (s->get() == "netflow5") {
+                    collector.netflow5 = true;
+                    note(prefix + "protocol", *s);
+                } else {
+                    collector.encoder.protocol = convert(*s, prefix + "protocol", detail::parse_protocol);
+                }
+            }
+            if (auto s = get_string(table, "transport", prefix + "transport"))
+                collector.transport = convert(*s, prefix + "transport", detail::parse_transport);
+            if (auto b = get_boolean(table, "biflow", prefix + "biflow")) collector.encoder.biflow = *b;
+            if (auto v = get_integer(table, "engine_type", prefix + "engine_type", detail::engine_type_rule))
+                collector.engine_type = static_cast<std::uint8_t>(*v);
+            if (auto v = get_integer(table, "engine_id", prefix + "engine_id", detail::engine_id_rule))
+                collector.engine_id = static_cast<std::uint8_t>(*v);
+            if (auto v = get_integer(table, "reconnect_min_interval", prefix + "reconnect_min_interval",
+                                     detail::reconnect_min_interval_rule))
+                collector.reconnect_min_interval_s = static_cast<std::uint32_t>(*v);
             if (auto v = get_integer(table, "observation_domain", prefix + "observation_domain",
                                      detail::observation_domain_rule))
                 collector.encoder.observation_domain = static_cast<std::uint32_t>(*v);
@@ -320,6 +338,60 @@ private:
                                      detail::max_message_size_rule))
                 collector.encoder.max_message_size = static_cast<std::size_t>(*v);
             config_.collectors.push_back(std::move(collector));
+        }
+    }
+
+    void read_kafka(const toml::node& node) {
+        if (!node.is_array_of_tables())
+            wrong_type(node, "an array of tables (write each Kafka output as [[kafka]])", "kafka");
+        std::size_t index = 0;
+        for (const toml::node& element : *node.as_array()) {
+            const std::string name = "kafka[" + std::to_string(index++) + "]";
+            const std::string prefix = name + ".";
+            const toml::table& table = *element.as_table();
+            check_keys(table, prefix,
+                       {"brokers", "topic", "format", "key", "compression", "max_queued_messages", "flush_timeout",
+                        "exporter_id", "properties"});
+            note(name, element);
+            KafkaConfig kafka;
+            auto brokers = get_string(table, "brokers", prefix + "brokers");
+            if (!brokers)
+                fail(element.source(), "Kafka output without brokers; add brokers = \"HOST:PORT[,HOST:PORT]\"",
+                     prefix + "brokers");
+            check(*brokers, prefix + "brokers", [&] { detail::check_kafka_brokers(brokers->get()); });
+            kafka.brokers = brokers->get();
+            auto topic = get_string(table, "topic", prefix + "topic");
+            if (!topic) fail(element.source(), "Kafka output without a topic; add topic = \"NAME\"", prefix + "topic");
+            check(*topic, prefix + "topic", [&] { detail::check_kafka_topic(topic->get()); });
+            kafka.topic = topic->get();
+            if (auto s = get_string(table, "format", prefix + "format"))
+                kafka.format = convert(*s, prefix + "format", detail::parse_kafka_format);
+            if (auto s = get_string(table, "key", prefix + "key"))
+                kafka.key = convert(*s, prefix + "key", detail::parse_kafka_key);
+            if (auto s = get_string(table, "compression", prefix + "compression"))
+                kafka.compression = convert(*s, prefix + "compression", detail::parse_kafka_compression);
+            if (auto v = get_integer(table, "max_queued_messages", prefix + "max_queued_messages",
+                                     detail::kafka_max_queued_rule))
+                kafka.max_queued_messages = static_cast<std::uint32_t>(*v);
+            if (auto v = get_seconds(table, "flush_timeout", prefix + "flush_timeout", detail::kafka_flush_timeout_rule))
+                kafka.flush_timeout_ms = *v;
+            if (auto s = get_string(table, "exporter_id", prefix + "exporter_id")) {
+                if (s->get().find('\0') != std::string::npos)
+                    fail(s->source(), "exporter_id contains a NUL byte", prefix + "exporter_id");
+                kafka.exporter_id = s->get();
+            }
+            if (const toml::table* properties = get_table(table, "properties", prefix + "properties")) {
+                for (auto&& [key, value] : *properties) {
+                    const std::string property(key.str());
+                    const std::string path = prefix + "properties." + detail::quoted(property);
+                    if (!value.is_string()) wrong_type(value, "a string (librdkafka takes every value as text)", path);
+                    const std::string& text = value.as_string()->get();
+                    check(value, path, [&] { detail::check_kafka_property(property, text); });
+                    note(path, value);
+                    kafka.properties[property] = text;
+                }
+            }
+            config_.kafka.push_back(std::move(kafka));
         }
     }
 
@@ -417,7 +489,7 @@ void apply_dependent_defaults(Config& config) {
     if (config.origins.count("log.format") == 0) {
         const bool log_file_named = config.origins.count("log.file") != 0;
         const bool summary_is_output = config.run_timeout_ms > 0 && config.summary.value_or(true);
-        if (config.collectors.empty() && !log_file_named)
+        if (config.collectors.empty() && config.kafka.empty() && !log_file_named)
             config.log_format = summary_is_output ? OutputFormat::none : OutputFormat::text;
         else
             config.log_format = log_file_named ? OutputFormat::text : OutputFormat::none;
@@ -431,7 +503,9 @@ void apply_dependent_defaults(Config& config) {
     // long flow shows up within 10 s (or one drain, if drains are further apart).
     // Collectors get records at the active timeout, as NetFlow collectors expect.
     if (config.origins.count("flow.export_interval") == 0)
-        config.export_interval_ms = config.collectors.empty() ? std::max<std::uint64_t>(10000, config.drain_interval_ms) : 0;
+        config.export_interval_ms = config.collectors.empty() && config.kafka.empty()
+                                        ? std::max<std::uint64_t>(10000, config.drain_interval_ms)
+                                        : 0;
 }
 
 }  // namespace
@@ -446,6 +520,9 @@ std::string place_of(const Config& config, const std::string& key_path) {
     if (const std::string* p = known(key_path)) return *p;
     if (key_path.starts_with("collector[")) {
         if (const std::string* p = known(key_path.substr(0, key_path.find(']') + 2) + "address")) return *p;
+    }
+    if (key_path.starts_with("kafka[")) {
+        if (const std::string* p = known(key_path.substr(0, key_path.find(']') + 1))) return *p;
     }
     if (key_path.starts_with("interfaces[")) {
         if (const std::string* p = known("interfaces")) return *p;
@@ -581,6 +658,58 @@ void validate(const Config& c) {
         const auto& e = cc.encoder;
         if (e.protocol != ipfix::Protocol::ipfix && e.protocol != ipfix::Protocol::netflow9)
             fail_at(c, key_for("protocol"), "unknown protocol");
+        if (cc.transport != Transport::udp && cc.transport != Transport::tcp)
+            fail_at(c, key_for("transport"), "unknown transport");
+        // Keys that mean nothing for this collector's protocol or transport are refused
+        // where they are written (a key left at its default has no origin).
+        const std::string protocol_place =
+            c.origins.count(key_for("protocol")) ? "set at " + place_of(c, key_for("protocol")) : "the default";
+        const std::string protocol_text = "protocol is \"" + std::string(cc.protocol_name()) + "\" (" + protocol_place + ")";
+        auto refuse_set = [&](std::string_view field, const std::string& why) {
+            if (c.origins.count(key_for(field))) fail_at(c, key_for(field), std::string(field) + " " + why);
+        };
+        if (cc.netflow5) {
+            const std::string why = "does not apply to NetFlow v5, which has no templates, observation domains or "
+                                    "biflows (" + protocol_text + ")";
+            for (std::string_view field : {"observation_domain", "template_refresh", "template_refresh_messages",
+                                           "max_message_size", "biflow", "reconnect_min_interval"})
+                refuse_set(field, why);
+            if (cc.transport == Transport::tcp)
+                fail_at(c, key_for("transport"), "transport \"tcp\" is IPFIX only (RFC 7011 section 10.4); NetFlow v5 "
+                                                 "goes over UDP (" + protocol_text + ")");
+            if (e.biflow) fail_at(c, key_for("biflow"), "biflow is IPFIX only (RFC 5103) (" + protocol_text + ")");
+        } else {
+            for (std::string_view field : {"engine_type", "engine_id"})
+                refuse_set(field, "applies to protocol = \"netflow5\" only (" + protocol_text + ")");
+            if (cc.transport == Transport::tcp && e.protocol != ipfix::Protocol::ipfix)
+                fail_at(c, key_for("transport"), "transport \"tcp\" is IPFIX only (RFC 7011 section 10.4) (" +
+                                                     protocol_text + ")");
+            if (e.biflow && e.protocol != ipfix::Protocol::ipfix)
+                fail_at(c, key_for("biflow"), "biflow is IPFIX only (RFC 5103) (" + protocol_text + ")");
+        }
+        const std::string transport_place =
+            c.origins.count(key_for("transport")) ? "set at " + place_of(c, key_for("transport")) : "the default";
+        if (cc.transport == Transport::tcp) {
+            // Templates go once per connection over TCP; the refresh in seconds stays the options' cadence.
+            refuse_set("template_refresh_messages",
+                       "does not apply over TCP, where every connection gets the templates once (transport is \"tcp\", " +
+                           transport_place + ")");
+        } else {
+            refuse_set("reconnect_min_interval", "applies to transport = \"tcp\" only (transport is \"udp\", " +
+                                                     transport_place + ")");
+        }
+        check_at(c, key_for("reconnect_min_interval"),
+                 [&] { detail::check_integer(cc.reconnect_min_interval_s, detail::reconnect_min_interval_rule); });
+        // A NetFlow v5 header holds a sampling interval of 14 bits.
+        if (cc.netflow5 && c.sample_interval > detail::netflow5_max_sample_interval) {
+            const bool sampling_set = c.origins.count("sampling.interval") != 0;
+            const std::string key = sampling_set ? "sampling.interval" : key_for("protocol");
+            fail_at(c, key, "sampling interval " + std::to_string(c.sample_interval) +
+                                " does not fit a NetFlow v5 header (at most " +
+                                std::to_string(detail::netflow5_max_sample_interval) + "): sampling.interval " +
+                                (sampling_set ? "set at " + place_of(c, "sampling.interval") : std::string("the default")) +
+                                ", collector " + cc.source() + " is netflow5 (" + place_of(c, key_for("protocol")) + ")");
+        }
         check_at(c, key_for("observation_domain"),
                  [&] { detail::check_integer(e.observation_domain, detail::observation_domain_rule); });
         check_at(c, key_for("template_refresh"),
@@ -596,11 +725,26 @@ void validate(const Config& c) {
         });
         for (std::size_t j = 0; j < i; ++j) {
             const CollectorConfig& earlier = c.collectors[j];
-            if (lower(earlier.host) == lower(cc.host) && earlier.port == cc.port)
+            if (lower(earlier.host) == lower(cc.host) && earlier.port == cc.port && earlier.transport == cc.transport)
                 fail_at(c, prefix + "address",
                         "collector " + cc.source() + " is configured twice (first at " +
                             place_of(c, "collector[" + std::to_string(j) + "].address") + ")");
         }
+    }
+
+    for (std::size_t i = 0; i < c.kafka.size(); ++i) {
+        const KafkaConfig& k = c.kafka[i];
+        const std::string prefix = "kafka[" + std::to_string(i) + "].";
+        check_at(c, prefix + "brokers", [&] { detail::check_kafka_brokers(k.brokers); });
+        check_at(c, prefix + "topic", [&] { detail::check_kafka_topic(k.topic); });
+        check_at(c, prefix + "compression", [&] { detail::parse_kafka_compression(k.compression); });
+        check_at(c, prefix + "max_queued_messages",
+                 [&] { detail::check_integer(k.max_queued_messages, detail::kafka_max_queued_rule); });
+        check_at(c, prefix + "flush_timeout", [&] { detail::check_ms(k.flush_timeout_ms, detail::kafka_flush_timeout_rule); });
+        for (std::size_t j = 0; j < i; ++j)
+            if (c.kafka[j].brokers == k.brokers && c.kafka[j].topic == k.topic)
+                fail_at(c, prefix + "topic", "Kafka output " + k.brokers + "/" + k.topic + " is configured twice (first at " +
+                                                 place_of(c, "kafka[" + std::to_string(j) + "].topic") + ")");
     }
 
     check_at(c, "log.file", [&] { detail::check_file_name(c.log_file); });
@@ -612,7 +756,7 @@ void validate(const Config& c) {
     // The other outputs of flows: per-user logs, the graph, the summary of a timed run.
     const bool other_output = !c.per_user_log.empty() || !c.dot_file.empty() ||
                               c.summary.value_or(c.run_timeout_ms > 0);
-    if (c.collectors.empty() && c.log_format == OutputFormat::none && !other_output)
+    if (c.collectors.empty() && c.kafka.empty() && c.log_format == OutputFormat::none && !other_output)
         fail_at(c, "log.format", "no collector and no flow log: flows would go nowhere; add a [[collector]] or a log format");
     if (!c.stats_file.empty()) check_at(c, "stats.file", [&] { detail::check_file_name(c.stats_file); });
     if (c.stats_format == OutputFormat::none) fail_at(c, "stats.format", "stats format must be text or json");
@@ -651,9 +795,14 @@ Config resolve(const CommandLine& cl) {
     if (!cl.collectors.empty()) {
         c.collectors = cl.collectors;
         erase_prefix("collector[");
-        for (std::size_t i = 0; i < cl.collectors.size(); ++i)
-            from_cli("collector[" + std::to_string(i) + "].address",
-                     i < cl.collector_options.size() ? cl.collector_options[i] : "--ipfix/--netflow9");
+        for (std::size_t i = 0; i < cl.collectors.size(); ++i) {
+            const std::string prefix = "collector[" + std::to_string(i) + "].";
+            const std::string option = i < cl.collector_options.size() ? cl.collector_options[i] : "--ipfix/--netflow9";
+            from_cli(prefix + "address", option);
+            from_cli(prefix + "protocol", option);
+            if (cl.collectors[i].transport == Transport::tcp) from_cli(prefix + "transport", option);
+            if (cl.collectors[i].encoder.biflow) from_cli(prefix + "biflow", "-b");
+        }
     }
     if (cl.log_format) {
         c.log_format = *cl.log_format;
@@ -857,10 +1006,17 @@ std::vector<std::string> diff(const Config& before, const Config& after) {
 
     auto describe = [](const CollectorConfig& cc) {
         const auto& e = cc.encoder;
+        if (cc.netflow5)
+            return "netflow5 " + cc.source() + " (engine_type " + std::to_string(cc.engine_type) + ", engine_id " +
+                   std::to_string(cc.engine_id) + ")";
+        std::string extra;
+        if (cc.transport == Transport::tcp)
+            extra += ", transport tcp, reconnect_min_interval " + std::to_string(cc.reconnect_min_interval_s) + " s";
+        if (e.biflow) extra += ", biflow";
         return std::string(detail::to_string(e.protocol)) + " " + cc.source() +
                " (observation_domain " + std::to_string(e.observation_domain) + ", template_refresh " +
                std::to_string(e.template_refresh_seconds) + " s / " + std::to_string(e.template_refresh_messages) +
-               " messages, max_message_size " + std::to_string(e.max_message_size) + ")";
+               " messages, max_message_size " + std::to_string(e.max_message_size) + extra + ")";
     };
     for (const auto& cc : before.collectors) {
         std::string d = describe(cc);
@@ -874,6 +1030,27 @@ std::vector<std::string> diff(const Config& before, const Config& after) {
                                    [&](const CollectorConfig& x) { return describe(x) == d; });
         if (!existed) lines.push_back("collector added: " + d);
     }
+
+    auto describe_kafka = [](const KafkaConfig& k) {
+        // Property values may be secrets: only their names are logged.
+        std::string properties;
+        for (const auto& [name, value] : k.properties) properties += (properties.empty() ? "" : ", ") + name;
+        return "kafka " + k.brokers + "/" + k.topic + " (format " + std::string(to_string(k.format)) + ", key " +
+               std::string(to_string(k.key)) + ", compression " + k.compression + ", max_queued_messages " +
+               std::to_string(k.max_queued_messages) + ", flush_timeout " + detail::format_ms(k.flush_timeout_ms) +
+               ", exporter_id " + (k.exporter_id.empty() ? std::string("(host name)") : k.exporter_id) +
+               ", properties " + (properties.empty() ? std::string("(none)") : properties) + ")";
+    };
+    // Equal descriptions with different property values (a new password) are a change too.
+    auto same_kafka = [&](const KafkaConfig& a, const KafkaConfig& b) {
+        return describe_kafka(a) == describe_kafka(b) && a.properties == b.properties;
+    };
+    for (const auto& k : before.kafka)
+        if (std::none_of(after.kafka.begin(), after.kafka.end(), [&](const KafkaConfig& x) { return same_kafka(k, x); }))
+            lines.push_back("kafka output removed: " + describe_kafka(k));
+    for (const auto& k : after.kafka)
+        if (std::none_of(before.kafka.begin(), before.kafka.end(), [&](const KafkaConfig& x) { return same_kafka(k, x); }))
+            lines.push_back("kafka output added: " + describe_kafka(k));
 
     line("log.format", std::string(to_string(before.log_format)), std::string(to_string(after.log_format)));
     line("log.file", before.log_file, after.log_file);

@@ -34,14 +34,47 @@ struct Cidr {
     std::string text;                       // as written, for messages and diff()
 };
 
+// How a collector's messages travel: UDP datagrams, or an IPFIX stream over TCP
+// (RFC 7011 section 10.4).
+enum class Transport : std::uint8_t { udp, tcp };
+
 struct CollectorConfig {
     std::string host;     // IPv4/IPv6 literal or name, resolved at start / reload
     std::uint16_t port = 0;
-    ipfix::EncoderOptions encoder;  // protocol, observation domain, refresh, message size
+    // IPFIX / NetFlow v9: protocol, observation domain, refresh, message size, biflow.
+    // Unused (left at its defaults) for a NetFlow v5 collector.
+    ipfix::EncoderOptions encoder;
+    // protocol = "netflow5": a NetFlow v5 collector (encoder.protocol does not apply).
+    bool netflow5 = false;
+    std::uint8_t engine_type = 0;  // NetFlow v5 header fields
+    std::uint8_t engine_id = 0;
+    Transport transport = Transport::udp;  // tcp: IPFIX only
+    // TCP: the least time between two connection attempts; RFC 7011 10.4.4's once per
+    // minute by default.
+    std::uint32_t reconnect_min_interval_s = 60;
+    // "ipfix", "netflow9" or "netflow5": the protocol key's words.
+    std::string_view protocol_name() const noexcept {
+        return netflow5 ? "netflow5" : encoder.protocol == ipfix::Protocol::netflow9 ? "netflow9" : "ipfix";
+    }
     // "HOST:PORT", with an IPv6 literal in brackets ("[::1]:4739").
     std::string source() const {
         return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
     }
+};
+
+// A [[kafka]] table: one Kafka output (sinks/kafka_sink.hpp, docs/kafka.md).
+enum class KafkaFormat : std::uint8_t { protobuf, json };
+enum class KafkaKey : std::uint8_t { none, exporter, src_ip, flow };
+struct KafkaConfig {
+    std::string brokers;       // bootstrap.servers, as written
+    std::string topic;
+    KafkaFormat format = KafkaFormat::protobuf;
+    KafkaKey key = KafkaKey::none;
+    std::string compression = "none";        // none | gzip | snappy | lz4 | zstd
+    std::uint32_t max_queued_messages = 100000;
+    std::uint64_t flush_timeout_ms = 5000;
+    std::string exporter_id;                 // "" = the host name
+    std::map<std::string, std::string> properties;  // [kafka.properties], passed to librdkafka
 };
 
 struct Config {
@@ -73,6 +106,7 @@ struct Config {
     std::uint32_t max_flows = 262144;
 
     std::vector<CollectorConfig> collectors;
+    std::vector<KafkaConfig> kafka;           // [[kafka]] outputs
 
     // Flow log: "-" = stdout. Default when no collector is configured: text to stdout.
     OutputFormat log_format = OutputFormat::none;
@@ -157,7 +191,7 @@ struct CommandLine {
 
     // Overrides; unset = take the file's value (or the default).
     std::vector<std::string> interfaces;              // -i IFACE and positional IFACE
-    std::vector<CollectorConfig> collectors;          // --ipfix / --netflow9, in order
+    std::vector<CollectorConfig> collectors;          // --ipfix / --netflow9 / --netflow5 / -n, in order
     std::vector<std::string> collector_options;       // the option text of each collector, for errors
     std::optional<OutputFormat> log_format;           // --log
     std::optional<std::string> log_file;              // --log-file
@@ -254,5 +288,8 @@ std::string_view to_string(AttachModeSetting mode) noexcept;
 std::string_view to_string(CaptureMode mode) noexcept;     // tc | xdp | cgroup
 std::string_view to_string(XdpMode mode) noexcept;         // auto | native | generic
 std::string_view to_string(SampleAlgorithm algorithm) noexcept;  // random | hash
+std::string_view to_string(Transport transport) noexcept;  // udp | tcp
+std::string_view to_string(KafkaFormat format) noexcept;   // protobuf | json
+std::string_view to_string(KafkaKey key) noexcept;         // none | exporter | src_ip | flow
 
 }  // namespace ebpfix::config

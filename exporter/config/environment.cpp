@@ -9,6 +9,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -137,10 +138,21 @@ std::vector<Problem> check_environment(const Config& c, const Resolver& resolve)
 
     for (std::size_t i = 0; i < c.collectors.size(); ++i) {
         const CollectorConfig& cc = c.collectors[i];
-        if (std::string why = resolve(cc.host, cc.port, false); !why.empty())
+        // Kafka brokers are not looked up here: librdkafka resolves them, again at each connect.
+        if (std::string why = resolve(cc.host, cc.port, cc.transport == Transport::tcp); !why.empty())
             add(Problem::Severity::error, "collector[" + std::to_string(i) + "].address",
                 "collector " + cc.source() + ": cannot resolve " + quoted(cc.host) + ": " + why);
     }
+    // ebpfix's enterprise IEs go to IPFIX collectors with attribution on.
+    const bool ipfix_collector = std::any_of(c.collectors.begin(), c.collectors.end(), [](const CollectorConfig& cc) {
+        return !cc.netflow5 && cc.encoder.protocol == ipfix::Protocol::ipfix;
+    });
+    if (c.attribution && ipfix_collector && ipfix::nfdump_misreads_enterprise_number(c.ipfix_enterprise))
+        add(Problem::Severity::warning, "attribution.ipfix_enterprise",
+            "enterprise number " + std::to_string(c.ipfix_enterprise) +
+                ": nfdump keeps only the low 16 bits of an enterprise number and reads ebpfix's enterprise fields "
+                "under it as other fields (docs/ipfix.md, \"Attribution\"); choose a number whose low 16 bits are "
+                "neither 0 nor 29305 if nfdump reads this export");
 
     if (!c.metrics_listen.empty()) {
         HostPort hp;

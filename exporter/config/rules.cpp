@@ -1,6 +1,7 @@
 #include "config/rules.hpp"
 
 #include <arpa/inet.h>
+#include <librdkafka/rdkafka.h>
 
 #include <charconv>
 #include <cstring>
@@ -215,7 +216,62 @@ AttachModeSetting parse_attach_mode(std::string_view text) {
 ipfix::Protocol parse_protocol(std::string_view text) {
     if (text == "ipfix") return ipfix::Protocol::ipfix;
     if (text == "netflow9") return ipfix::Protocol::netflow9;
-    throw std::invalid_argument("unknown protocol " + quoted(text) + "; expected ipfix or netflow9");
+    throw std::invalid_argument("unknown protocol " + quoted(text) + "; expected ipfix, netflow9 or netflow5");
+}
+
+void check_kafka_property(const std::string& name, const std::string& value) {
+    if (name.find('\0') != std::string::npos || value.find('\0') != std::string::npos)
+        throw std::invalid_argument("property " + quoted(name) + " contains a NUL byte");
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    char errstr[512] = {};
+    const rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof(errstr));
+    rd_kafka_conf_destroy(conf);
+    if (res != RD_KAFKA_CONF_OK) throw std::invalid_argument("librdkafka property " + quoted(name) + ": " + errstr);
+}
+
+Transport parse_transport(std::string_view text) {
+    if (text == "udp") return Transport::udp;
+    if (text == "tcp") return Transport::tcp;
+    throw std::invalid_argument("unknown transport " + quoted(text) + "; expected udp or tcp");
+}
+
+KafkaFormat parse_kafka_format(std::string_view text) {
+    if (text == "protobuf") return KafkaFormat::protobuf;
+    if (text == "json") return KafkaFormat::json;
+    throw std::invalid_argument("unknown format " + quoted(text) + "; expected protobuf or json");
+}
+
+KafkaKey parse_kafka_key(std::string_view text) {
+    if (text == "none") return KafkaKey::none;
+    if (text == "exporter") return KafkaKey::exporter;
+    if (text == "src_ip") return KafkaKey::src_ip;
+    if (text == "flow") return KafkaKey::flow;
+    throw std::invalid_argument("unknown key " + quoted(text) + "; expected none, exporter, src_ip or flow");
+}
+
+std::string parse_kafka_compression(std::string_view text) {
+    for (std::string_view codec : {"none", "gzip", "snappy", "lz4", "zstd"})
+        if (text == codec) return std::string(text);
+    throw std::invalid_argument("unknown compression " + quoted(text) + "; expected none, gzip, snappy, lz4 or zstd");
+}
+
+void check_kafka_brokers(std::string_view brokers) {
+    if (brokers.find_first_not_of(" \t,") == std::string_view::npos)
+        throw std::invalid_argument("brokers is empty; write \"HOST:PORT[,HOST:PORT]\"");
+    if (brokers.find('\0') != std::string_view::npos) throw std::invalid_argument("brokers contains a NUL byte");
+}
+
+// Kafka's legal topic names (kafka.common.internals.Topic), as the sink checks them.
+void check_kafka_topic(std::string_view topic) {
+    if (topic.empty()) throw std::invalid_argument("topic is empty");
+    if (topic.size() > 249) throw std::invalid_argument("topic " + quoted(topic) + " is longer than 249 characters");
+    if (topic == "." || topic == "..") throw std::invalid_argument("topic " + quoted(topic) + " is not a topic name");
+    for (char c : topic) {
+        const bool legal = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                           c == '_' || c == '-';
+        if (!legal)
+            throw std::invalid_argument("topic " + quoted(topic) + ": only letters, digits, '.', '_' and '-' are allowed");
+    }
 }
 
 std::string_view to_string(ipfix::Protocol protocol) noexcept {
@@ -315,6 +371,20 @@ std::string_view to_string(XdpMode mode) noexcept {
 
 std::string_view to_string(SampleAlgorithm algorithm) noexcept {
     return algorithm == SampleAlgorithm::hash ? "hash" : "random";
+}
+
+std::string_view to_string(Transport transport) noexcept { return transport == Transport::tcp ? "tcp" : "udp"; }
+
+std::string_view to_string(KafkaFormat format) noexcept { return format == KafkaFormat::json ? "json" : "protobuf"; }
+
+std::string_view to_string(KafkaKey key) noexcept {
+    switch (key) {
+        case KafkaKey::exporter: return "exporter";
+        case KafkaKey::src_ip: return "src_ip";
+        case KafkaKey::flow: return "flow";
+        case KafkaKey::none: break;
+    }
+    return "none";
 }
 
 }  // namespace ebpfix::config

@@ -48,6 +48,17 @@ inline constexpr IntegerRule max_export_per_cycle_rule{"log.max_export_per_cycle
 inline constexpr IntegerRule sample_interval_rule{"sampling.interval", 1, 2147483648};
 inline constexpr IntegerRule ipfix_enterprise_rule{"attribution.ipfix_enterprise", 0, 4294967295};
 inline constexpr IntegerRule label_limit_rule{"metrics.label_limit", 1, 100000};
+// NetFlow v5 header bytes.
+inline constexpr IntegerRule engine_type_rule{"engine_type", 0, 255};
+inline constexpr IntegerRule engine_id_rule{"engine_id", 0, 255};
+// The sampling interval a NetFlow v5 header can hold (14 bits).
+inline constexpr std::uint32_t netflow5_max_sample_interval = 0x3fff;
+// TCP collectors: 0 = retry at the backoff alone; an hour is far beyond any use.
+inline constexpr IntegerRule reconnect_min_interval_rule{"reconnect_min_interval", 0, 3600};
+// librdkafka's queue.buffering.max.messages takes 1..INT_MAX.
+inline constexpr IntegerRule kafka_max_queued_rule{"max_queued_messages", 1, 2147483647};
+// The final flush at stop: 0 = do not wait.
+inline constexpr SecondsRule kafka_flush_timeout_rule{"flush_timeout", 3600, true};
 
 // Entries per family in filter.exclude: the size of each kernel LPM trie.
 inline constexpr std::size_t max_exclude_per_family = 4096;
@@ -68,7 +79,16 @@ std::string format_ms(std::uint64_t ms);
 OutputFormat parse_log_format(std::string_view text);     // text | json | none
 OutputFormat parse_stats_format(std::string_view text);   // text | json
 AttachModeSetting parse_attach_mode(std::string_view text);  // auto | tcx | clsact
-ipfix::Protocol parse_protocol(std::string_view text);    // ipfix | netflow9
+ipfix::Protocol parse_protocol(std::string_view text);    // ipfix | netflow9 (netflow5: the caller's)
+Transport parse_transport(std::string_view text);         // udp | tcp
+KafkaFormat parse_kafka_format(std::string_view text);    // protobuf | json
+KafkaKey parse_kafka_key(std::string_view text);          // none | exporter | src_ip | flow
+std::string parse_kafka_compression(std::string_view text);  // none | gzip | snappy | lz4 | zstd
+void check_kafka_brokers(std::string_view brokers);       // not empty, no NUL
+void check_kafka_topic(std::string_view topic);           // Kafka's topic name rules
+// A librdkafka producer property: its name is known and the value fits (librdkafka's own
+// check, without creating a producer). Throws std::invalid_argument with librdkafka's words.
+void check_kafka_property(const std::string& name, const std::string& value);
 CaptureMode parse_capture_mode(std::string_view text);    // tc | xdp | cgroup
 XdpMode parse_xdp_mode(std::string_view text);            // auto | native | generic
 SampleAlgorithm parse_sample_algorithm(std::string_view text);  // random | hash

@@ -10,9 +10,11 @@
 #include <bpf/bpf.h>
 
 #include "common/log.hpp"
+#include "daemon/control_protocol.hpp"
 #include "daemon/privileges.hpp"
 #include "daemon/outputs.hpp"
 #include "daemon/settings.hpp"
+#include "daemon/view_sinks.hpp"
 
 namespace ebpfix::daemon {
 
@@ -33,6 +35,7 @@ std::uint64_t monotonic_ns_now() {
 Daemon::Daemon(config::Config config)
     : signals_(io_, SIGINT, SIGTERM, SIGHUP),
       drain_timer_(io_),
+      run_timer_(io_),
       config_(std::move(config)),
       program_(program_options(config_)),
       capture_(capture::make_capture(capture_settings(config_), program_, [](const std::string& m) { log_info(m); })),
@@ -59,12 +62,18 @@ Daemon::Daemon(config::Config config)
             for (const auto& [ifindex, name] : capture_->names_seen()) out.push_back({ifindex, name, "ebpfix " + name});
             return out;
         },
-        [this](const config::Config& c, std::uint64_t start_ms) { return build_outputs(io_, c, start_ms); },
+        [this](const config::Config& c, std::uint64_t start_ms, const FlowExporter::Running& running) {
+            FlowExporter::SinkList out = build_outputs(io_, c, start_ms, running);
+            add_view_sinks(out, c, start_ms);
+            return out;
+        },
         [this](std::uint64_t cookie) { return owners_.find(cookie); });
     if (!config_.metrics_listen.empty())
         metrics_ = std::make_unique<ServiceMetrics>(io_, config_.metrics_listen);
     bpf::apply_filters(program_, kernel_filters(config_));
     if (config_.attribution) attach_socket_hook();
+    // Made while still privileged: /run/ebpfix and the socket's group need root.
+    open_control_socket();
     capture_->attach();
     // Loading needed CAP_PERFMON (and perhaps CAP_SYS_RESOURCE, ambient capabilities under
     // systemd); from here on only what draining and re-attaching need stays.
@@ -78,10 +87,36 @@ int Daemon::run() {
              std::to_string(config_.drain_interval_ms) + " ms");
     next_drain_ = std::chrono::steady_clock::now();
     schedule_drain();
+    start_run_timer();
     wait_signal();
     if (metrics_) metrics_->update(*exporter_, *capture_);
     io_.run();
+    print_summary(exporter_->sinks(), config_);
     return 0;
+}
+
+void Daemon::start_run_timer() {
+    if (config_.run_timeout_ms == 0) return;
+    run_timer_.expires_after(std::chrono::milliseconds(config_.run_timeout_ms));
+    run_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopping_) return;
+        log_info("--timeout: " + std::to_string(config_.run_timeout_ms) + " ms have passed, stopping");
+        stop();
+    });
+}
+
+void Daemon::open_control_socket() {
+    if (config_.control_socket.empty()) return;
+    try {
+        control_ = std::make_unique<ControlServer>(io_, config_.control_socket, config_.control_group,
+                                                  static_cast<ControlHandler&>(*this));
+        log_info("control socket: " + config_.control_socket);
+    } catch (const std::exception& e) {
+        // Named by the user, the socket is part of what was asked for; the default one is
+        // a convenience: a second `ebpfix eth1` beside the service runs without it.
+        if (config_.origins.count("control")) throw std::runtime_error(std::string("control socket: ") + e.what());
+        log_warning(std::string("control socket: ") + e.what() + "; running without one (set --control PATH)");
+    }
 }
 
 void Daemon::schedule_drain() {
@@ -135,7 +170,7 @@ void Daemon::wait_signal() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
         if (ec) return;
         if (signo == SIGHUP) {
-            reload();
+            reload_configuration();
             wait_signal();
             return;
         }
@@ -144,12 +179,14 @@ void Daemon::wait_signal() {
     });
 }
 
-void Daemon::reload() {
+std::pair<bool, std::string> Daemon::reload_configuration() {
     if (config_.source_file.empty()) {
-        log_info("SIGHUP: no configuration file to reload; reopening output files");
+        const std::string message = "no configuration file to reload; output files reopened";
+        log_info("SIGHUP: " + message);
         exporter_->reopen_files();
-        return;
+        return {true, message};
     }
+    std::pair<bool, std::string> result;
     try {
         config::Config next = config::reload_config(config_);
         if (!next.pcap_file.empty()) throw config::ConfigError("--pcap cannot be set by a reload");
@@ -187,12 +224,15 @@ void Daemon::reload() {
         capture_->set_interfaces(next.interfaces);
         config_ = std::move(next);
         if (metrics_) metrics_->reload_result(true);
-        log_info("SIGHUP: configuration reloaded from " + config_.source_file);
+        result = {true, "configuration reloaded from " + config_.source_file};
+        log_info("SIGHUP: " + result.second);
     } catch (const std::exception& e) {
         if (metrics_) metrics_->reload_result(false);
-        log_error(std::string("SIGHUP: keeping the old configuration: ") + e.what());
+        result = {false, std::string("keeping the old configuration: ") + e.what()};
+        log_error("SIGHUP: " + result.second);
     }
     exporter_->reopen_files();
+    return result;
 }
 
 void Daemon::keep_restart_only_settings(config::Config& next) const {
@@ -208,6 +248,12 @@ void Daemon::keep_restart_only_settings(config::Config& next) const {
          std::to_string(next.map_entries), [&] { next.map_entries = config_.map_entries; });
     keep("attach", next.attach_mode != config_.attach_mode, std::string(config::to_string(config_.attach_mode)),
          std::string(config::to_string(next.attach_mode)), [&] { next.attach_mode = config_.attach_mode; });
+    keep("control", next.control_socket != config_.control_socket,
+         config_.control_socket.empty() ? "(none)" : config_.control_socket,
+         next.control_socket.empty() ? "(none)" : next.control_socket,
+         [&] { next.control_socket = config_.control_socket; });
+    keep("control_group", next.control_group != config_.control_group, config_.control_group, next.control_group,
+         [&] { next.control_group = config_.control_group; });
     keep("privileges.user", next.user != config_.user, config_.user.empty() ? "(none)" : config_.user,
          next.user.empty() ? "(none)" : next.user, [&] { next.user = config_.user; });
 }
@@ -215,6 +261,9 @@ void Daemon::keep_restart_only_settings(config::Config& next) const {
 void Daemon::stop() {
     stopping_ = true;
     drain_timer_.cancel();
+    run_timer_.cancel();
+    // No request is answered from a half-stopped daemon.
+    if (control_) control_->stop();
     // Detach first: after the final flip no program can touch the maps any more.
     capture_->detach();
     try {
@@ -241,6 +290,50 @@ void Daemon::wait_for_outputs(std::chrono::steady_clock::time_point deadline) {
     drain_timer_.async_wait([this, deadline](const boost::system::error_code& ec) {
         if (!ec) wait_for_outputs(deadline);
     });
+}
+
+}  // namespace ebpfix::daemon
+
+namespace ebpfix::daemon {
+
+std::string Daemon::statistics() {
+    return control::format_statistics(control::statistics_of(exporter_->totals(), exporter_->table(),
+                                                             exporter_->sinks()));
+}
+
+std::string Daemon::flows(bool json) {
+    const std::vector<control::FlowView> flows = control::snapshot_flows(exporter_->table());
+    auto ifname = [this](std::uint32_t ifindex) { return capture_->name_of(ifindex); };
+    auto owner = [this](std::uint64_t cookie) { return owners_.find(cookie); };
+    return json ? control::format_flows_json(flows, wall_ms_now(), ifname, owner)
+                : control::format_flows_text(flows, wall_ms_now(), ifname, owner);
+}
+
+std::string Daemon::expire_all() {
+    if (stopping_) throw std::runtime_error("stopping");
+    const std::size_t records = exporter_->expire_all(monotonic_ns_now(), wall_ms_now());
+    log_info("control: expire-all exported " + std::to_string(records) + " records");
+    return "expired " + std::to_string(records) + " records\n";
+}
+
+std::string Daemon::reload() {
+    auto [ok, message] = reload_configuration();
+    if (!ok) throw std::runtime_error(message);
+    return message + "\n";
+}
+
+std::string Daemon::templates() {
+    std::string body;
+    for (const auto& sink : exporter_->sinks())
+        if (sink->resend_templates()) body += sink->kind() + " " + sink->name() + ": templates with the next message\n";
+    if (body.empty()) body = "no output sends templates\n";
+    return body;
+}
+
+std::string Daemon::graph() {
+    const sinks::DotGraphSink* g = find_graph(exporter_->sinks());
+    if (!g) throw std::runtime_error("no graph is kept: start ebpfix with --dot FILE (or [graph] dot = \"FILE\")");
+    return g->render();
 }
 
 }  // namespace ebpfix::daemon

@@ -7,6 +7,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -18,11 +19,13 @@
 #include "attribution/owners.hpp"
 #include "capture/capture.hpp"
 #include "capture/cgroup_capture.hpp"
+#include "daemon/control_socket.hpp"
 #include "daemon/service_metrics.hpp"
 
 namespace ebpfix::daemon {
 
-class Daemon {
+// The daemon answers the control socket itself (ControlHandler: ebpfix ctl).
+class Daemon : private ControlHandler {
 public:
     // Loads the kernel program, attaches to every interface and opens every output.
     // Throws (BpfError, ConfigError, std::runtime_error) naming what failed.
@@ -36,15 +39,27 @@ private:
     void schedule_drain();
     void on_drain_timer();
     void wait_signal();
-    void reload();
+    // SIGHUP and `ctl reload`: the result as logged; false when the old configuration stays.
+    std::pair<bool, std::string> reload_configuration();
+    void open_control_socket();
+    void start_run_timer();
     void keep_restart_only_settings(config::Config& next) const;
     void attach_socket_hook();
     void stop();
     void wait_for_outputs(std::chrono::steady_clock::time_point deadline);
 
+    // ControlHandler (on the io_context's thread, between cycles).
+    std::string statistics() override;
+    std::string flows(bool json) override;
+    std::string expire_all() override;
+    std::string reload() override;
+    std::string templates() override;
+    std::string graph() override;
+
     boost::asio::io_context io_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer drain_timer_;
+    boost::asio::steady_timer run_timer_;  // --timeout
     std::chrono::steady_clock::time_point next_drain_;
     config::Config config_;
     bpf::FlowProgram program_;
@@ -53,6 +68,7 @@ private:
     std::unique_ptr<capture::SocketHook> socket_hook_;  // attribution: socket creators
     std::unique_ptr<FlowExporter> exporter_;
     std::unique_ptr<ServiceMetrics> metrics_;
+    std::unique_ptr<ControlServer> control_;
     bool stopping_ = false;
     std::set<std::string> ended_reported_;  // outputs whose end was logged
 };

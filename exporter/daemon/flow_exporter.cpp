@@ -67,7 +67,7 @@ FlowExporter::FlowExporter(const bpf::FlowProgram& program, const config::Config
       interfaces_(std::move(interfaces)),
       build_sinks_(std::move(build_sinks)),
       owner_of_(std::move(owner_of)) {
-    sinks_ = build_sinks_(config_, start_ms_);
+    sinks_ = build_sinks_(config_, start_ms_, [](const std::string&) { return false; });
 }
 
 bool FlowExporter::busy() const {
@@ -218,7 +218,10 @@ std::size_t FlowExporter::expire_all(std::uint64_t now_ns, std::uint64_t now_ms)
 }
 
 void FlowExporter::reconfigure(const config::Config& config, std::uint64_t now_ms) {
-    SinkList next = build_sinks_(config, start_ms_);  // may throw: nothing has changed yet
+    auto running = [this](const std::string& identity) {
+        return std::any_of(sinks_.begin(), sinks_.end(), [&](const auto& s) { return s->identity() == identity; });
+    };
+    SinkList next = build_sinks_(config, start_ms_, running);  // may throw: nothing has changed yet
     flow::FlowTableConfig tc = table_config(config);
     tc.validate();                                   // may throw too
     // Outputs whose settings did not change keep running (sequence numbers, sockets,
@@ -227,6 +230,8 @@ void FlowExporter::reconfigure(const config::Config& config, std::uint64_t now_m
         auto old = std::find_if(sinks_.begin(), sinks_.end(),
                                 [&](const auto& s) { return s && s->identity() == n->identity(); });
         if (old != sinks_.end()) n = std::move(*old);
+        if (dynamic_cast<const sinks::KeptSink*>(n.get()))
+            throw std::logic_error("reload: no running output " + n->identity() + " to keep");
     }
     records_.clear();
     table_.reconfigure(tc, records_);

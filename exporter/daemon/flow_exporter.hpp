@@ -31,7 +31,12 @@ public:
     // Builds every output of a configuration (throws when one cannot be opened). start_ms
     // is the exporter's start on the wall clock (NetFlow v9 sysUptime 0, IPFIX
     // systemInitTimeMilliseconds).
-    using BuildSinks = std::function<SinkList(const config::Config& config, std::uint64_t start_ms)>;
+    // `running(identity)` says whether an output with that identity runs already (a
+    // reload): the builder may then return sinks::KeptSink for it instead of opening a
+    // second connection that would be dropped at once.
+    using Running = std::function<bool(const std::string& identity)>;
+    using BuildSinks =
+        std::function<SinkList(const config::Config& config, std::uint64_t start_ms, const Running& running)>;
     // The owner of a socket cookie (attribution), nullptr when unknown.
     using OwnerOf = std::function<const attribution::Owner*(std::uint64_t cookie)>;
 

@@ -3,12 +3,15 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <string_view>
 
 #include "bpf/flow_program.hpp"
 #include "config/config.hpp"
+#include "daemon/control_client.hpp"
 #include "daemon/daemon.hpp"
 #include "common/log.hpp"
 #include "daemon/pcap_mode.hpp"
+#include "views/top_main.hpp"
 
 namespace {
 
@@ -21,6 +24,10 @@ int usage_error(const std::string& message) {
 
 int main(int argc, char** argv) {
     using namespace ebpfix;
+    // `ebpfix ctl COMMAND`: a client of a running daemon, not a daemon.
+    if (argc > 1 && std::string_view(argv[1]) == "ctl") return daemon::run_ctl(argc - 1, argv + 1);
+    // `ebpfix top`: the live view (of a running daemon, or of one it starts).
+    if (argc > 1 && std::string_view(argv[1]) == "top") return ebpfix::views::run_top(argc - 1, argv + 1);
     // A reader that goes away (`ebpfix eth0 | head`) is an EPIPE the flow log handles,
     // not a signal that kills the daemon with its flows and hooks.
     std::signal(SIGPIPE, SIG_IGN);

@@ -11,6 +11,7 @@
 #include "daemon/flow_exporter.hpp"
 #include "daemon/outputs.hpp"
 #include "daemon/settings.hpp"
+#include "daemon/view_sinks.hpp"
 #include "common/log.hpp"
 #include "pcap/pcap_reader.hpp"
 
@@ -55,7 +56,11 @@ int run_pcap(const config::Config& config) {
     FlowExporter exporter(
         program, config, [] { return flow::TimeBase{0}; }, origin_ms, [](std::uint32_t) { return std::string("pcap"); },
         [] { return std::vector<ipfix::InterfaceInfo>{}; },
-        [&io](const config::Config& c, std::uint64_t start_ms) { return build_outputs(io, c, start_ms); });
+        [&io](const config::Config& c, std::uint64_t start_ms, const FlowExporter::Running& running) {
+            FlowExporter::SinkList out = build_outputs(io, c, start_ms, running);
+            add_view_sinks(out, c, start_ms);
+            return out;
+        });
 
     const std::uint64_t interval_ns = config.drain_interval_ms * ns_per_ms;
     auto later = [](std::uint64_t t, std::uint64_t d) { return t > UINT64_MAX - d ? UINT64_MAX : t + d; };
@@ -101,6 +106,7 @@ int run_pcap(const config::Config& config) {
     }
     exporter.finish(now_ns / ns_per_ms);
     let_senders_drain(io, exporter);
+    print_summary(exporter.sinks(), config);
 
     const auto& t = exporter.totals();
     log_info(reader.path() + ": " + std::to_string(reader.counts().packets) + " packets (" +

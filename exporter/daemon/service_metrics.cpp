@@ -117,6 +117,9 @@ void ServiceMetrics::update(const FlowExporter& exporter, const capture::Capture
         r.counter("ebpfix_sink_octets_not_sent_total", "Bytes in the flow records an output could not deliver", l)
             .set_total(c.octets_not_sent);
         r.counter("ebpfix_sink_errors_total", "Delivery errors of an output", l).set_total(c.errors);
+        r.counter("ebpfix_sink_records_not_exportable_total",
+                  "Flow records an output's format cannot carry (IPv6 for NetFlow v5)", l)
+            .set_total(c.records_not_exportable);
         r.gauge("ebpfix_sink_queued_records", "Flow records an output holds for later", l)
             .set(double(c.records_queued));
         if (kind == "ipfix" || kind == "netflow9" || kind == "netflow5") {
@@ -147,7 +150,8 @@ void ServiceMetrics::update(const FlowExporter& exporter, const capture::Capture
         if (now_sinks.count({kind, name})) continue;
         for (const char* metric : {"ebpfix_sink_records_delivered_total", "ebpfix_sink_records_not_sent_total",
                                    "ebpfix_sink_packets_not_sent_total", "ebpfix_sink_octets_not_sent_total",
-                                   "ebpfix_sink_errors_total", "ebpfix_sink_queued_records"})
+                                   "ebpfix_sink_errors_total", "ebpfix_sink_queued_records",
+                                   "ebpfix_sink_records_not_exportable_total"})
             r.remove(metric, {{"sink", kind}, {"name", name}});
         for (const char* metric : {"ebpfix_collector_records_total", "ebpfix_collector_messages_total",
                                    "ebpfix_collector_bytes_total", "ebpfix_collector_send_errors_total",

@@ -97,9 +97,28 @@ public:
     virtual bool ended() const { return false; }
     // Waiting deliveries (datagrams, lines) the event loop still has to carry out.
     virtual bool busy() const { return false; }
+    // `ebpfix ctl templates`: the next message carries every template again. False for an
+    // output without templates (or one that sends them once per connection, IPFIX/TCP).
+    virtual bool resend_templates() { return false; }
 
     virtual SinkCounters counters() const = 0;
     virtual std::vector<OwnSocket> own_sockets() const { return {}; }
+};
+
+// Stands for an output that runs already, in the list a reload builds: FlowExporter puts
+// the running sink of the same identity in its place. Never cycled.
+class KeptSink : public Sink {
+public:
+    KeptSink(std::string kind, std::string name, std::string identity)
+        : kind_(std::move(kind)), name_(std::move(name)), identity_(std::move(identity)) {}
+    std::string kind() const override { return kind_; }
+    std::string name() const override { return name_; }
+    std::string identity() const override { return identity_; }
+    void cycle(const CycleContext&) override {}
+    SinkCounters counters() const override { return {}; }
+
+private:
+    std::string kind_, name_, identity_;
 };
 
 }  // namespace ebpfix::sinks

@@ -88,9 +88,10 @@ TcpCollectorSink::TcpCollectorSink(asio::io_context& io, const TcpCollectorSetti
     if (settings.port == 0) invalid("port 0");
     // Room for a message being written and a whole one besides it, so the oldest can
     // always be dropped for a new one.
-    if (settings.max_buffer_bytes < 2 * settings.encoder.max_message_size)
-        invalid("max_buffer_bytes " + std::to_string(settings.max_buffer_bytes) +
-                " is less than two messages of max_message_size " + std::to_string(settings.encoder.max_message_size));
+    const std::size_t two = 2 * (settings.encoder.max_message_size + sizeof(Message) + 16 * sizeof(std::uint16_t));
+    if (settings.max_buffer_bytes < two)
+        invalid("max_buffer_bytes " + std::to_string(settings.max_buffer_bytes) + " holds less than two messages of " +
+                std::to_string(settings.encoder.max_message_size) + " bytes (" + std::to_string(two) + " with their bookkeeping)");
     if (settings.backoff_min.count() <= 0 || settings.backoff_max < settings.backoff_min)
         invalid("backoff must be 0 < min <= max (" + ms_text(settings.backoff_min) + ", " +
                 ms_text(settings.backoff_max) + ")");
@@ -114,15 +115,16 @@ TcpCollectorSink::~TcpCollectorSink() {
     socket_.close(ec);
 }
 
-std::string TcpCollectorSink::identity() const {
-    const auto& e = settings_.encoder;
-    const auto& s = settings_;
-    return "tcp ipfix " + name_ + " domain " + std::to_string(e.observation_domain) + " size " +
+std::string TcpCollectorSink::identity_of(const TcpCollectorSettings& settings) {
+    const auto& e = settings.encoder;
+    const auto& s = settings;
+    return "tcp ipfix " + host_port_text(s.host, s.port) + " domain " + std::to_string(e.observation_domain) + " size " +
            std::to_string(e.max_message_size) + " options " + std::to_string(e.template_refresh_seconds) +
            "s sampling " + std::to_string(e.sampling_interval) + " origin " + std::to_string(e.uptime_origin_ms) +
            " buffer " + std::to_string(s.max_buffer_bytes) + " backoff " + ms_text(s.backoff_min) + "-" +
            ms_text(s.backoff_max) + " interval " + ms_text(s.min_connect_interval) + " connect-timeout " +
-           ms_text(s.connect_timeout) + " unacked-timeout " + ms_text(s.unacked_timeout);
+           ms_text(s.connect_timeout) + " unacked-timeout " + ms_text(s.unacked_timeout) +
+           (e.attribution ? " attribution pen " + std::to_string(e.enterprise_number) : "") + (e.biflow ? " biflow" : "");
 }
 
 SinkCounters TcpCollectorSink::counters() const {
@@ -299,9 +301,13 @@ void TcpCollectorSink::patch_header(Message& m, std::uint32_t sequence) {
     export_floor_s_ = t;
 }
 
+std::size_t TcpCollectorSink::footprint(const Message& m) noexcept {
+    return sizeof(Message) + m.bytes.capacity() + m.uses.capacity() * sizeof(std::uint16_t);
+}
+
 void TcpCollectorSink::drop_at(std::deque<Message>::iterator it) {
     not_sent(it->records, it->packets, it->octets);
-    queued_bytes_ -= it->bytes.size();
+    queued_bytes_ -= footprint(*it);
     queued_records_ -= it->records;
     queue_.erase(it);
 }
@@ -324,24 +330,31 @@ bool TcpCollectorSink::make_room(std::size_t incoming) {
 }
 
 void TcpCollectorSink::push(Message message) {
-    if (!make_room(message.bytes.size())) {
+    if (!make_room(footprint(message))) {
         not_sent(message.records, message.packets, message.octets);
         return;
     }
-    queued_bytes_ += message.bytes.size();
+    queued_bytes_ += footprint(message);
     queued_records_ += message.records;
     queue_.push_back(std::move(message));
 }
 
-void TcpCollectorSink::encode_records(std::span<const FlowRecord> records) {
+void TcpCollectorSink::encode_records(std::span<const FlowRecord> records, const ipfix::OwnerLookup& owners) {
     if (records.empty()) return;
     ipfix::EncoderCounters before = encoder_.counters();
-    encoder_.encode(records, now_ms_, [&](gsl::span<const std::uint8_t> encoded) {
+    const ipfix::MessageSink take = [&](gsl::span<const std::uint8_t> encoded) {
         const ipfix::EncoderCounters after = encoder_.counters();
         std::optional<Message> m = take_message(encoded, before, after);
         before = after;
         if (m) push(std::move(*m));
-    });
+    };
+    // As over UDP: biflows pair the cycle's records; attribution names their owners.
+    if (settings_.encoder.biflow)
+        encoder_.encode_biflows(ipfix::pair_biflows(records), now_ms_, take);
+    else if (settings_.encoder.attribution && owners)
+        encoder_.encode(records, owners, now_ms_, take);
+    else
+        encoder_.encode(records, now_ms_, take);
 }
 
 void TcpCollectorSink::encode_options(bool at_front) {
@@ -365,13 +378,13 @@ void TcpCollectorSink::encode_options(bool at_front) {
     }
     // A connection's first options go before what waited for it.
     std::size_t bytes = 0;
-    for (const Message& m : made) bytes += m.bytes.size();
+    for (const Message& m : made) bytes += footprint(m);
     if (!make_room(bytes)) {
         for (const Message& m : made) not_sent(m.records, m.packets, m.octets);
         return;
     }
     for (auto it = made.rbegin(); it != made.rend(); ++it) {
-        queued_bytes_ += it->bytes.size();
+        queued_bytes_ += footprint(*it);
         queue_.push_front(std::move(*it));
     }
 }
@@ -396,11 +409,11 @@ void TcpCollectorSink::cycle(const CycleContext& ctx) {
         !options_sent_ || ctx.now_ms < last_options_ms_ || ctx.now_ms >= last_options_ms_ + every_ms;
     if (ctx.final) {
         final_ = true;
-        encode_records(ctx.records);
+        encode_records(ctx.records, ctx.owner);
         if (connected()) encode_options(false);  // the last totals, after the last records
     } else {
         if (connected() && options_due) encode_options(false);
-        encode_records(ctx.records);
+        encode_records(ctx.records, ctx.owner);
     }
     update_acked();
     write_some();
@@ -465,7 +478,7 @@ void TcpCollectorSink::connect_done(const boost::system::error_code& ec) {
     if (!all.empty()) {
         std::vector<Message> made = templates_messages(all);
         for (auto it = made.rbegin(); it != made.rend(); ++it) {
-            queued_bytes_ += it->bytes.size();
+            queued_bytes_ += footprint(*it);
             queue_.push_front(std::move(*it));
         }
     }
@@ -519,7 +532,7 @@ void TcpCollectorSink::lost_connection(const std::string& why) {
     }
     // Templates made for this connection mean nothing on the next one.
     while (!queue_.empty() && queue_.front().templates) {
-        queued_bytes_ -= queue_.front().bytes.size();
+        queued_bytes_ -= footprint(queue_.front());
         queue_.pop_front();
     }
     front_prepared_ = false;
@@ -580,7 +593,7 @@ void TcpCollectorSink::prepare_front() {
         if (!missing.empty()) {
             std::vector<Message> made = templates_messages(missing);
             for (auto it = made.rbegin(); it != made.rend(); ++it) {
-                queued_bytes_ += it->bytes.size();
+                queued_bytes_ += footprint(*it);
                 queue_.push_front(std::move(*it));
             }
         } else {
@@ -644,7 +657,7 @@ void TcpCollectorSink::write_some() {
             offset += rest;
             in_flight_.push_back(InFlight{offset, m.bytes.size(), m.records, m.packets, m.octets});
             in_flight_records_ += m.records;
-            queued_bytes_ -= m.bytes.size();
+            queued_bytes_ -= footprint(m);
             queued_records_ -= m.records;
             queue_.pop_front();
             front_written_ = 0;

@@ -6,9 +6,10 @@
 // Transport Sessions (RFC 7011 sections 3.1, 8, 8.1). Each TCP connection is a new
 // Transport Session: it starts with no templates at the collector ("the end of a
 // Transport Session implicitly withdraws all the Templates ... Templates must be resent"),
-// so every connection begins with one message holding every template known so far, and a
-// template first used later goes out in its own message before the first message that
-// uses it; no template is sent twice on a connection. The Sequence Number counts the data
+// so every connection begins with a message holding every template known so far (more
+// than one only if they do not fit one), and a template first used later goes out in its
+// own message before the first message that uses it; no template is sent twice on a
+// connection. The Sequence Number counts the data
 // records (flow and options) sent in the current stream, and "all messages in a TCP
 // connection ... are part of the same stream": it starts at 0 on each connection and a
 // collector sees no gap in what it receives. Records dropped before they went out were
@@ -16,7 +17,7 @@
 // options (notSent*, section 4.3), as section 10.4.1 asks.
 //
 // Messages and their buffer. Records are encoded when they arrive and the messages wait
-// in a buffer of whole messages (max_buffer_bytes); the encoder's templates are cut out
+// in a buffer of whole messages (max_buffer_bytes, bookkeeping included); the encoder's templates are cut out
 // of them and kept apart, and each message gets its Sequence Number and Export Time when
 // it starts to go out on a connection. So a message is tied to no connection until it is
 // written, and buffered messages stay decodable on the next one (template ids never
@@ -89,7 +90,9 @@ public:
 
     std::string kind() const override { return "ipfix-tcp"; }
     std::string name() const override { return name_; }
-    std::string identity() const override;
+    std::string identity() const override { return identity_of(settings_); }
+    // The identity a sink with these settings has, without making one (no connection).
+    static std::string identity_of(const TcpCollectorSettings& settings);
     void cycle(const CycleContext& ctx) override;
     // Messages waiting, or written and not yet acknowledged.
     bool busy() const override { return !queue_.empty() || !in_flight_.empty(); }
@@ -126,8 +129,10 @@ private:
                                         const ipfix::EncoderCounters& after);
     void store_templates(std::uint16_t set_id, const std::uint8_t* body, std::size_t length);
     std::vector<Message> templates_messages(const std::vector<std::uint16_t>& ids);
+    // What a buffered message costs: its bytes and bookkeeping (max_buffer_bytes bounds it).
+    static std::size_t footprint(const Message& m) noexcept;
     void push(Message message);
-    void encode_records(std::span<const FlowRecord> records);
+    void encode_records(std::span<const FlowRecord> records, const ipfix::OwnerLookup& owners);
     void encode_options(bool at_front);
 
     void connect();
@@ -176,7 +181,7 @@ private:
 
     // The buffer: whole messages, oldest first; the front may be going out.
     std::deque<Message> queue_;
-    std::size_t queued_bytes_ = 0;
+    std::size_t queued_bytes_ = 0;  // footprints
     std::uint64_t queued_records_ = 0;
     bool front_prepared_ = false;    // numbered for this connection
     std::size_t front_written_ = 0;  // bytes of the front already written

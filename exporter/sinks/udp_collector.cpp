@@ -6,8 +6,20 @@ std::string host_port_text(const std::string& host, std::uint16_t port) {
     return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+bool ipv6_on_the_wire(const boost::asio::ip::udp::endpoint& endpoint) {
+    const auto a = endpoint.address();
+    return a.is_v6() && !a.to_v6().is_v4_mapped();
+}
+
 UdpCollectorSink::UdpCollectorSink(boost::asio::io_context& io, const UdpCollectorSettings& settings)
-    : settings_(settings), encoder_(settings.encoder), sender_(io, settings.host, settings.port) {}
+    : settings_(settings), encoder_(settings.encoder), sender_(io, settings.host, settings.port) {
+    // The address family is known only once the name resolved (the sender did that).
+    if (settings_.default_message_size && ipv6_on_the_wire(sender_.endpoint()) &&
+        settings_.encoder.max_message_size > ipv6_max_message_size) {
+        settings_.encoder.max_message_size = ipv6_max_message_size;
+        encoder_ = ipfix::FlowEncoder(settings_.encoder);
+    }
+}
 
 std::string UdpCollectorSink::kind() const {
     return settings_.encoder.protocol == ipfix::Protocol::netflow9 ? "netflow9" : "ipfix";
@@ -20,10 +32,13 @@ std::string UdpCollectorSink::identity() const {
            std::to_string(e.template_refresh_seconds) + "/" + std::to_string(e.template_refresh_messages) +
            " sampling " + std::to_string(e.sampling_interval) +
            (e.sampling_algorithm == ipfix::SamplingAlgorithm::hash ? "/hash" : "/random") + " origin " +
-           std::to_string(e.uptime_origin_ms);
+           std::to_string(e.uptime_origin_ms) + (e.attribution ? " attribution pen " + std::to_string(e.enterprise_number) : "") +
+           (e.biflow ? " biflow" : "");
 }
 
-void UdpCollectorSink::export_records(std::span<const FlowRecord> records, std::uint64_t now_ms) {
+void UdpCollectorSink::export_records(const CycleContext& ctx) {
+    const std::span<const FlowRecord> records = ctx.records;
+    const std::uint64_t now_ms = ctx.now_ms;
     if (records.empty()) return;
     // A message lost since the last export may have carried templates, or the collector
     // restarted without them: announce them again now.
@@ -31,12 +46,18 @@ void UdpCollectorSink::export_records(std::span<const FlowRecord> records, std::
     // The encoder counts a message before it hands the message over, so a lost message is
     // counted with the records, packets and octets it carried.
     ipfix::EncoderCounters before = encoder_.counters();
-    encoder_.encode(records, now_ms, [&](gsl::span<const std::uint8_t> message) {
+    const ipfix::MessageSink send = [&](gsl::span<const std::uint8_t> message) {
         const ipfix::EncoderCounters& now = encoder_.counters();
         sender_.send(message, now.data_records - before.data_records, now.data_packets - before.data_packets,
                      now.data_octets - before.data_octets);
         before = now;
-    });
+    };
+    if (settings_.encoder.biflow)
+        encoder_.encode_biflows(ipfix::pair_biflows(records), now_ms, send);
+    else if (settings_.encoder.attribution && ctx.owner)
+        encoder_.encode(records, ctx.owner, now_ms, send);
+    else
+        encoder_.encode(records, now_ms, send);
     sender_.flush();
 }
 
@@ -67,7 +88,7 @@ void UdpCollectorSink::cycle(const CycleContext& ctx) {
         // A collector that started after ebpfix (or lost a template) can decode the last
         // records: they go with every template, then the last statistics.
         encoder_.resend_templates();
-        export_records(ctx.records, ctx.now_ms);
+        export_records(ctx);
         export_options(ctx);
         return;
     }
@@ -75,7 +96,7 @@ void UdpCollectorSink::cycle(const CycleContext& ctx) {
     if (!options_sent_ || ctx.now_ms < last_options_ms_ || ctx.now_ms >= last_options_ms_ + every_ms)
         export_options(ctx);
     const std::uint64_t templates_before = encoder_.counters().template_records;
-    export_records(ctx.records, ctx.now_ms);
+    export_records(ctx);
     // With sampling on, a collector that just got the templates again (refresh by message
     // count, or after a loss) gets the sampling rate with them, not a refresh later:
     // without it nfdump would store raw counts and Akvorado drop the flows.
@@ -83,8 +104,7 @@ void UdpCollectorSink::cycle(const CycleContext& ctx) {
         export_options(ctx);
 }
 
-SinkCounters UdpCollectorSink::counters() const {
-    const SenderCounters& s = sender_.counters();
+SinkCounters sender_sink_counters(const SenderCounters& s) {
     SinkCounters c;
     c.records_delivered = s.records_sent - s.records_refused;
     c.messages_delivered = s.messages_sent - s.messages_refused;
@@ -95,12 +115,11 @@ SinkCounters UdpCollectorSink::counters() const {
     c.messages_not_sent = s.send_errors + s.queue_drops;
     c.queue_drops = s.queue_drops;
     c.errors = s.send_errors;
-    c.templates_sent = encoder_.counters().template_records;
     return c;
 }
 
-std::vector<OwnSocket> UdpCollectorSink::own_sockets() const {
-    const auto local = sender_.local_endpoint();
+std::vector<OwnSocket> sender_own_sockets(const CollectorSender& sender) {
+    const auto local = sender.local_endpoint();
     if (!local) return {};
     auto bytes_of = [](const boost::asio::ip::address& a) {
         std::array<std::uint8_t, 16> out{};
@@ -110,7 +129,7 @@ std::vector<OwnSocket> UdpCollectorSink::own_sockets() const {
         return out;
     };
     OwnSocket own;
-    const auto& remote = sender_.endpoint();
+    const auto& remote = sender.endpoint();
     // An IPv4-mapped local address on an IPv6 socket is an IPv4 flow on the wire.
     auto v4_of = [](const boost::asio::ip::address& a) {
         return a.is_v4() || (a.is_v6() && a.to_v6().is_v4_mapped());
@@ -128,5 +147,13 @@ std::vector<OwnSocket> UdpCollectorSink::own_sockets() const {
     own.forward.protocol = 17;
     return {own};
 }
+
+SinkCounters UdpCollectorSink::counters() const {
+    SinkCounters c = sender_sink_counters(sender_.counters());
+    c.templates_sent = encoder_.counters().template_records;
+    return c;
+}
+
+std::vector<OwnSocket> UdpCollectorSink::own_sockets() const { return sender_own_sockets(sender_); }
 
 }  // namespace ebpfix::sinks

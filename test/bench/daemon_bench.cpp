@@ -201,7 +201,9 @@ int main(int argc, char** argv) try {
     daemon::FlowExporter exporter(
         program, cfg, [] { return flow::time_base_now(); }, clock_ns(CLOCK_REALTIME) / 1'000'000u,
         [](std::uint32_t) { return std::string("bench0"); }, [] { return std::vector<ipfix::InterfaceInfo>{}; },
-        [&io](const config::Config& c, std::uint64_t start) { return daemon::build_outputs(io, c, start); });
+        [&io](const config::Config& c, std::uint64_t start, const daemon::FlowExporter::Running& running) {
+            return daemon::build_outputs(io, c, start, running);
+        });
     const auto& collector = dynamic_cast<const sinks::UdpCollectorSink&>(*exporter.sinks().front());
 
     std::vector<double> wall_ms, cpu_ns_per_record;

@@ -439,7 +439,7 @@ BOOST_AUTO_TEST_CASE(reload_reads_the_file_again_with_the_same_options) {
 
 BOOST_AUTO_TEST_CASE(help_matches_the_man_page_and_the_parser) {
     const std::set<std::string> expected = {
-        "-c", "--config", "-i", "--interface", "--ipfix", "--netflow9", "-n", "-v", "--log", "--json", "--log-file",
+        "-c", "--config", "-i", "--interface", "--ipfix", "--netflow9", "--netflow5", "-n", "-v", "-P", "-b", "--log", "--json", "--log-file",
         "--max-export-per-cycle", "--stats-file", "--stats-format", "--drain-interval", "--active-timeout",
         "--idle-timeout", "--interval", "-t", "-m", "--max-flows", "--metrics-addr", "-r", "--pcap", "-D",
         "--verbose", "-d", "--check-config", "-h", "--help", "-V", "--version", "--attach", "--xdp", "--xdp-mode",
@@ -455,7 +455,8 @@ BOOST_AUTO_TEST_CASE(help_matches_the_man_page_and_the_parser) {
     // Every option of --help is accepted by the parser.
     const std::map<std::string, std::string> sample = {
         {"-c", "/x.toml"}, {"--config", "/x.toml"}, {"-i", "eth0"}, {"--interface", "eth0"},
-        {"--ipfix", "127.0.0.1:4739"}, {"--netflow9", "127.0.0.1:2055"}, {"--log", "json"},
+        {"--ipfix", "tcp://127.0.0.1:4739"}, {"--netflow9", "127.0.0.1:2055"}, {"--netflow5", "127.0.0.1:2055"},
+        {"--log", "json"},
         {"--log-file", "-"}, {"--stats-file", "/s"}, {"--stats-format", "json"}, {"--drain-interval", "0.5"},
         {"--active-timeout", "9"}, {"--idle-timeout", "9"}, {"--max-flows", "9"}, {"-m", "9"},
         {"--metrics-addr", "127.0.0.1:1"}, {"--pcap", "/p"}, {"-r", "/p"}, {"-n", "127.0.0.1:2055"},
@@ -468,6 +469,9 @@ BOOST_AUTO_TEST_CASE(help_matches_the_man_page_and_the_parser) {
         if (auto it = sample.find(option); it != sample.end()) argv.push_back(it->second.c_str());
         // -v needs a collector of its own to apply to.
         if (option == "-v") argv.insert(argv.end(), {"10", "-n", "127.0.0.1:4739"});
+        // -P and -b as well (and IPFIX).
+        if (option == "-P") argv.insert(argv.end(), {"tcp", "-v", "10", "-n", "127.0.0.1:4739"});
+        if (option == "-b") argv.insert(argv.end(), {"-v", "10", "-n", "127.0.0.1:4739"});
         BOOST_CHECK_NO_THROW(parse_command_line(int(argv.size()), argv.data()));
     }
     BOOST_TEST(version_text() == "ebpfix " EBPFIX_VERSION "\n");
@@ -577,7 +581,7 @@ BOOST_AUTO_TEST_CASE(softflowd_spellings) {
     BOOST_TEST(a.spellings.at("flow.active_timeout") == "-t maxlife");
     BOOST_TEST(a.spellings.at("flow.max_flows") == "-m");
 
-    // -v before -n works as well; without -v, NetFlow v9; a comma list is several collectors.
+    // -v before -n works as well; a comma list is several collectors.
     const CommandLine b = parse({"-v", "9", "-n", "127.0.0.1:2055,collector.example:9995", "eth0"});
     BOOST_TEST_REQUIRE(b.collectors.size() == 2u);
     BOOST_TEST(b.collectors[0].source() == "127.0.0.1:2055");
@@ -586,7 +590,15 @@ BOOST_AUTO_TEST_CASE(softflowd_spellings) {
     BOOST_TEST(b.collectors[1].encoder.protocol == Protocol::netflow9);
     BOOST_TEST(b.collector_options ==
                (std::vector<std::string>{"-n 127.0.0.1:2055", "-n collector.example:9995"}));
-    BOOST_TEST(parse({"-n", "127.0.0.1:2055"}).collectors.at(0).encoder.protocol == Protocol::netflow9);
+    // Without -v, NetFlow v5: softflowd's own default.
+    BOOST_TEST(parse({"-n", "127.0.0.1:2055"}).collectors.at(0).netflow5);
+    BOOST_TEST(parse({"-n", "127.0.0.1:2055"}).collectors.at(0).protocol_name() == "netflow5");
+    BOOST_TEST(!parse({"-v", "10", "-n", "127.0.0.1:2055"}).collectors.at(0).netflow5);
+    const CommandLine v5 = parse({"-v", "5", "-n", "127.0.0.1:2055,127.0.0.1:2056"});
+    BOOST_TEST_REQUIRE(v5.collectors.size() == 2u);
+    BOOST_TEST(v5.collectors[0].netflow5);
+    BOOST_TEST(v5.collectors[1].netflow5);
+    BOOST_TEST(v5.collectors[1].transport == Transport::udp);
     // -v applies to -n only; collectors keep the order they were given in.
     const CommandLine c = parse({"--netflow9", "127.0.0.1:2056", "-n", "127.0.0.1:4739", "-v", "10"});
     BOOST_TEST_REQUIRE(c.collectors.size() == 2u);
@@ -638,13 +650,13 @@ BOOST_AUTO_TEST_CASE(softflowd_spellings_resolve_with_their_origins) {
 }
 
 BOOST_AUTO_TEST_CASE(softflowd_errors_say_what_to_use) {
-    BOOST_TEST(usage_error({"-v", "5", "-n", "127.0.0.1:2055"}) ==
-               "-v 5: NetFlow v5 is not supported yet; use -v 9 or -v 10");
-    BOOST_TEST(usage_error({"-v", "1"}) == "-v 1: NetFlow v1 is not supported; use -v 9 or -v 10");
-    BOOST_TEST(usage_error({"-v", "psamp"}) == "-v psamp: PSAMP is not supported; use -v 9 or -v 10");
-    BOOST_TEST(usage_error({"-v", "8"}) == "-v: unknown NetFlow version '8'; expected 9 (NetFlow v9) or 10 (IPFIX)");
+    BOOST_TEST(usage_error({"-v", "1"}) == "-v 1: NetFlow v1 is not supported; use -v 5, -v 9 or -v 10");
+    BOOST_TEST(usage_error({"-v", "psamp"}) == "-v psamp: PSAMP is not supported; use -v 5, -v 9 or -v 10");
+    BOOST_TEST(usage_error({"-v", "8"}) ==
+               "-v: unknown NetFlow version '8'; expected 5 (NetFlow v5), 9 (NetFlow v9) or 10 (IPFIX)");
     BOOST_TEST(usage_error({"-v", "10", "--ipfix", "127.0.0.1:4739"}) ==
-               "-v sets the protocol of the -n collectors; give -n HOST:PORT (or use --ipfix / --netflow9)");
+               "-v sets the protocol of the -n collectors; give -n HOST:PORT (or use --ipfix / --netflow9 / "
+               "--netflow5)");
     BOOST_TEST(usage_error({"-n", "::1:2055"}) ==
                "-n: '::1:2055': an IPv6 address needs brackets, e.g. [2001:db8::1]:4739");
     BOOST_TEST(usage_error({"-n", "127.0.0.1:2055,"}) == "-n: address is empty; expected HOST:PORT");
@@ -687,12 +699,10 @@ BOOST_AUTO_TEST_CASE(softflowd_errors_say_what_to_use) {
     // instead, with or without its value attached.
     const std::map<std::string, std::string> refused = {
         {"-a", "--pcap (-r) runs on the capture's own clock; drop -a"},
-        {"-b", "bidirectional flows (softflowd's -b, RFC 5103) are planned"},
         {"-l", "every collector gets every record; drop -l"},
         {"-L", "exports use the system's default (sysctl net.ipv4.ip_default_ttl"},
         {"-N", "never puts an interface into promiscuous mode; drop -N"},
         {"-p", "let systemd track it (etc/ebpfix.service); drop -p"},
-        {"-P", "ebpfix exports over UDP; TCP transport is planned; drop -P"},
         {"-s", "write --sample N (and --sample-algorithm hash for whole flows)"},
         {"-S", "the route to the collector chooses the interface; drop -S"},
         {"-T", "keys every flow on addresses, ports, protocol, interface, direction and VLAN IDs; drop -T"},
@@ -1106,4 +1116,120 @@ BOOST_AUTO_TEST_CASE(check_environment_names_the_new_options) {
     BOOST_TEST((problems[1].severity == Problem::Severity::error));
     BOOST_TEST(problems[1].message == "command line (--per-user-log): per-user log directory '" + dir.path() +
                                           "/absent': No such file or directory (log.per_user)");
+}
+
+BOOST_AUTO_TEST_CASE(netflow5_tcp_and_biflow_options) {
+    // --netflow5 is repeatable, in order with the other collector options.
+    const CommandLine a = parse({"--netflow5", "127.0.0.1:2055", "--ipfix", "tcp://127.0.0.1:4739", "--netflow5=[::1]:9995",
+                                 "--ipfix", "udp://127.0.0.1:4740", "--ipfix", "127.0.0.1:4741", "--netflow9",
+                                 "udp://127.0.0.1:2056"});
+    BOOST_TEST_REQUIRE(a.collectors.size() == 6u);
+    BOOST_TEST(a.collectors[0].netflow5);
+    BOOST_TEST(a.collectors[0].source() == "127.0.0.1:2055");
+    BOOST_TEST(!a.collectors[1].netflow5);
+    BOOST_TEST(a.collectors[1].encoder.protocol == Protocol::ipfix);
+    BOOST_TEST(a.collectors[1].transport == Transport::tcp);
+    BOOST_TEST(a.collectors[1].source() == "127.0.0.1:4739");
+    BOOST_TEST(a.collectors[2].netflow5);
+    BOOST_TEST(a.collectors[2].source() == "[::1]:9995");
+    BOOST_TEST(a.collectors[3].transport == Transport::udp);
+    BOOST_TEST(a.collectors[3].source() == "127.0.0.1:4740");
+    BOOST_TEST(a.collectors[4].transport == Transport::udp);
+    BOOST_TEST(a.collectors[5].encoder.protocol == Protocol::netflow9);
+    BOOST_TEST(a.collectors[5].transport == Transport::udp);
+    BOOST_TEST(a.collector_options[1] == "--ipfix tcp://127.0.0.1:4739");
+    BOOST_TEST(a.collector_options[2] == "--netflow5 [::1]:9995");
+
+    // softflowd: -v 5, -P tcp / -P udp and -b for the -n collectors.
+    const CommandLine b = parse({"-n", "127.0.0.1:4739", "-v", "10", "-P", "tcp", "-b"});
+    BOOST_TEST_REQUIRE(b.collectors.size() == 1u);
+    BOOST_TEST(b.collectors[0].transport == Transport::tcp);
+    BOOST_TEST(b.collectors[0].encoder.biflow);
+    BOOST_TEST(b.collectors[0].encoder.protocol == Protocol::ipfix);
+    const CommandLine c = parse({"-Pudp", "-v", "9", "-n", "127.0.0.1:2055", "--ipfix", "tcp://127.0.0.1:4739"});
+    BOOST_TEST(c.collectors[0].transport == Transport::udp);
+    BOOST_TEST(c.collectors[0].encoder.protocol == Protocol::netflow9);
+    BOOST_TEST(!c.collectors[0].encoder.biflow);
+    BOOST_TEST(c.collectors[1].transport == Transport::tcp);  // -P applies to -n only
+
+    BOOST_TEST(usage_error({"--netflow9", "tcp://127.0.0.1:2055"}) ==
+               "--netflow9 tcp://127.0.0.1:2055: tcp:// is IPFIX only (RFC 7011 section 10.4); write --ipfix "
+               "tcp://HOST:PORT");
+    BOOST_TEST(usage_error({"--netflow5", "tcp://127.0.0.1:2055"}) ==
+               "--netflow5 tcp://127.0.0.1:2055: tcp:// is IPFIX only (RFC 7011 section 10.4); write --ipfix "
+               "tcp://HOST:PORT");
+    BOOST_TEST(usage_error({"--ipfix", "sctp://127.0.0.1:4739"}) ==
+               "--ipfix: unknown transport 'sctp'; expected tcp:// or udp:// (or HOST:PORT for UDP)");
+    BOOST_TEST(usage_error({"--ipfix", "tcp://127.0.0.1"}) == "--ipfix: '127.0.0.1': missing port; expected HOST:PORT");
+    BOOST_TEST(usage_error({"--netflow5"}) == "option '--netflow5' needs a value (HOST:PORT)");
+    BOOST_TEST(usage_error({"--netflow5", "::1:2055"}) ==
+               "--netflow5: '::1:2055': an IPv6 address needs brackets, e.g. [2001:db8::1]:4739");
+    BOOST_TEST(usage_error({"-P", "tcp", "-n", "127.0.0.1:4739"}) ==
+               "-P tcp: ebpfix exports over TCP with IPFIX only (RFC 7011 section 10.4), and -n without -v (NetFlow "
+               "v5, as in softflowd) is not IPFIX; add -v 10");
+    BOOST_TEST(usage_error({"-P", "tcp", "-v", "9", "-n", "127.0.0.1:4739"}) ==
+               "-P tcp: ebpfix exports over TCP with IPFIX only (RFC 7011 section 10.4), and -v 9 is not IPFIX; add "
+               "-v 10");
+    BOOST_TEST(usage_error({"-P", "sctp"}) == "-P sctp: SCTP transport is not supported; use -P udp or -P tcp (IPFIX, -v 10)");
+    BOOST_TEST(usage_error({"-P", "quic"}) == "-P: unknown transport 'quic'; expected udp or tcp");
+    BOOST_TEST(usage_error({"-P", "tcp"}) ==
+               "-P sets the transport of the -n collectors; give -n HOST:PORT (or use --ipfix tcp://HOST:PORT)");
+    BOOST_TEST(usage_error({"-b", "--ipfix", "127.0.0.1:4739"}) ==
+               "-b makes the -n collectors export biflows; give -n HOST:PORT -v 10 (or set biflow = true in a "
+               "[[collector]])");
+    BOOST_TEST(usage_error({"-b", "-n", "127.0.0.1:2055", "-v", "5"}) ==
+               "-b: biflows (RFC 5103) are IPFIX only, and -v 5 is not IPFIX; add -v 10");
+    BOOST_TEST(usage_error({"-b1"}) == "option '-b' takes no value (got '-b1')");
+}
+
+BOOST_AUTO_TEST_CASE(netflow5_and_tcp_collectors_resolve_with_their_origins) {
+    TempDir dir;
+    const Config c = resolve(parse_without_default(
+        dir, {"eth0", "--netflow5", "127.0.0.1:2055", "--ipfix", "tcp://127.0.0.1:4739", "--ipfix", "127.0.0.1:4739"}));
+    BOOST_TEST_REQUIRE(c.collectors.size() == 3u);
+    BOOST_TEST(c.collectors[0].netflow5);
+    BOOST_TEST(c.collectors[0].engine_type == 0u);
+    BOOST_TEST(c.collectors[0].engine_id == 0u);
+    BOOST_TEST(c.collectors[1].reconnect_min_interval_s == 60u);  // RFC 7011 10.4.4
+    BOOST_TEST(c.origins.at("collector[0].protocol") == "command line (--netflow5 127.0.0.1:2055)");
+    BOOST_TEST(c.origins.at("collector[1].transport") == "command line (--ipfix tcp://127.0.0.1:4739)");
+    // UDP and TCP to the same port are two collectors; the same transport twice is refused.
+    BOOST_TEST(error_text<ConfigError>([&] {
+                   resolve(parse_without_default(dir, {"eth0", "--ipfix", "tcp://127.0.0.1:4739", "--ipfix",
+                                                       "tcp://127.0.0.1:4739"}));
+               }) == "command line (--ipfix tcp://127.0.0.1:4739): collector 127.0.0.1:4739 is configured twice (first "
+                     "at command line (--ipfix tcp://127.0.0.1:4739)) (collector[1].address)");
+    // v5 holds a sampling interval of at most 16383: both places are named.
+    BOOST_TEST(error_text<ConfigError>([&] {
+                   resolve(parse_without_default(dir, {"eth0", "--sample", "16384", "-n", "127.0.0.1:2055"}));
+               }) == "command line (--sample): sampling interval 16384 does not fit a NetFlow v5 header (at most "
+                     "16383): sampling.interval set at command line (--sample), collector 127.0.0.1:2055 is netflow5 "
+                     "(command line (-n 127.0.0.1:2055)) (sampling.interval)");
+    BOOST_TEST(resolve(parse_without_default(dir, {"eth0", "--sample", "16383", "-n", "127.0.0.1:2055"}))
+                   .sample_interval == 16383u);
+    // -b is an origin of its own.
+    const Config b = resolve(parse_without_default(dir, {"eth0", "-n", "127.0.0.1:4739", "-v", "10", "-b"}));
+    BOOST_TEST(b.collectors.at(0).encoder.biflow);
+    BOOST_TEST(b.origins.at("collector[0].biflow") == "command line (-b)");
+    // --check-config takes them.
+    const CommandLine check = parse_without_default(dir, {"--check-config", "eth0", "--netflow5", "127.0.0.1:2055"});
+    BOOST_TEST(check.check_config);
+}
+
+BOOST_AUTO_TEST_CASE(check_environment_resolves_tcp_collectors_as_streams) {
+    TempDir dir;
+    const Config c = resolve(parse_without_default(
+        dir, {"lo", "--ipfix", "tcp://collector.invalid:4739", "--netflow5", "collector.invalid:2055"}));
+    std::vector<std::pair<std::string, bool>> asked;
+    const std::vector<Problem> problems = check_environment(c, [&](const std::string& host, std::uint16_t, bool stream) {
+        asked.emplace_back(host, stream);
+        return std::string("Name or service not known");
+    });
+    BOOST_TEST_REQUIRE(asked.size() == 2u);
+    BOOST_TEST(asked[0].second);   // TCP
+    BOOST_TEST(!asked[1].second);  // UDP
+    BOOST_TEST_REQUIRE(problems.size() >= 2u);
+    BOOST_TEST(problems[0].message ==
+               "command line (--ipfix tcp://collector.invalid:4739): collector collector.invalid:4739: cannot resolve "
+               "'collector.invalid': Name or service not known (collector[0].address)");
 }

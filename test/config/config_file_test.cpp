@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -300,14 +301,15 @@ BOOST_AUTO_TEST_CASE(toml_syntax_errors_carry_the_parser_position) {
 BOOST_AUTO_TEST_CASE(unknown_keys_at_every_level) {
     BOOST_TEST(error_of("interface = [\"eth0\"]\n") ==
                "t.toml:1:1: unknown key 'interface'; expected one of: interfaces, attach, capture, xdp_mode, "
-               "xdp_only, cgroup, control, control_group, flow, sampling, filter, collector, log, stats, metrics, "
+               "xdp_only, cgroup, control, control_group, flow, sampling, filter, collector, kafka, log, stats, metrics, "
                "attribution, graph, privileges (interface)");
     BOOST_TEST(error_of("[flow]\nidle_timeout = 5\n  idle = 5\n") ==
                "t.toml:3:3: unknown key 'idle'; expected one of: drain_interval, idle_timeout, active_timeout, "
                "export_interval, tcp_fin_linger, max_flows, map_entries (flow.idle)");
     BOOST_TEST(error_of(collector + "[[collector]]\naddress = \"127.0.0.1:2055\"\nport = 2055\n") ==
-               "t.toml:5:1: unknown key 'port'; expected one of: protocol, address, observation_domain, "
-               "template_refresh, template_refresh_messages, max_message_size (collector[1].port)");
+               "t.toml:5:1: unknown key 'port'; expected one of: protocol, address, transport, observation_domain, "
+               "template_refresh, template_refresh_messages, max_message_size, biflow, engine_type, engine_id, "
+               "reconnect_min_interval (collector[1].port)");
     BOOST_TEST(error_of("[log]\nformat = \"text\"\nfiles = \"-\"\n") ==
                "t.toml:3:1: unknown key 'files'; expected one of: format, file, max_export_per_cycle, per_user (log.files)");
     BOOST_TEST(error_of("[stats]\nevery = 1\n") ==
@@ -320,7 +322,7 @@ BOOST_AUTO_TEST_CASE(unknown_keys_at_every_level) {
     // Control characters in a quoted key are shown escaped: the message stays one line.
     BOOST_TEST(error_of("\"a\\nb\" = 1\n") ==
                "t.toml:1:1: unknown key 'a\\x0ab'; expected one of: interfaces, attach, capture, xdp_mode, "
-               "xdp_only, cgroup, control, control_group, flow, sampling, filter, collector, log, stats, metrics, "
+               "xdp_only, cgroup, control, control_group, flow, sampling, filter, collector, kafka, log, stats, metrics, "
                "attribution, graph, privileges (a\\x0ab)");
     // A sub-table nobody reads is an unknown key too.
     BOOST_TEST(error_of("[flow.v6]\nidle_timeout = 5\n") ==
@@ -442,7 +444,7 @@ BOOST_AUTO_TEST_CASE(bad_names_and_choices) {
                "t.toml:1:10: unknown attach mode 'x\\x01'; expected auto, tcx or clsact (attach)");
     BOOST_TEST(error_of("attach = \"xdp\"\n") == "t.toml:1:10: unknown attach mode 'xdp'; expected auto, tcx or clsact (attach)");
     BOOST_TEST(error_of("[[collector]]\naddress = \"127.0.0.1:4739\"\nprotocol = \"sflow\"\n") ==
-               "t.toml:3:12: unknown protocol 'sflow'; expected ipfix or netflow9 (collector[0].protocol)");
+               "t.toml:3:12: unknown protocol 'sflow'; expected ipfix, netflow9 or netflow5 (collector[0].protocol)");
     BOOST_TEST(error_of("[log]\nformat = \"csv\"\n") ==
                "t.toml:2:10: unknown format 'csv'; expected text, json or none (log.format)");
     BOOST_TEST(error_of("[stats]\nformat = \"none\"\n") ==
@@ -1157,4 +1159,237 @@ BOOST_AUTO_TEST_CASE(check_environment_cgroup_per_user_log_and_control_group) {
     BOOST_TEST(check_environment(parse_config_text("control = \"\"\ncontrol_group = \"ebpfix-no-such-group\"\n",
                                                    "e.toml"))
                    .empty());
+}
+
+BOOST_AUTO_TEST_CASE(netflow5_collectors) {
+    const Config c = parse_config_text("[[collector]]\nprotocol = \"netflow5\"\naddress = \"127.0.0.1:2055\"\n"
+                                       "engine_type = 1\nengine_id = 255\n"
+                                       "[[collector]]\nprotocol = \"netflow5\"\naddress = \"127.0.0.1:2056\"\n",
+                                       "t.toml");
+    BOOST_TEST_REQUIRE(c.collectors.size() == 2u);
+    BOOST_TEST(c.collectors[0].netflow5);
+    BOOST_TEST(c.collectors[0].protocol_name() == "netflow5");
+    BOOST_TEST(c.collectors[0].engine_type == 1u);
+    BOOST_TEST(c.collectors[0].engine_id == 255u);
+    BOOST_TEST(c.collectors[1].engine_type == 0u);  // softflowd's engine id is the ifindex; ebpfix's 0
+    BOOST_TEST(c.collectors[1].engine_id == 0u);
+    BOOST_TEST(c.origins.at("collector[0].protocol") == "t.toml:2:12");
+
+    const std::string v5 = "[[collector]]\nprotocol = \"netflow5\"\naddress = \"127.0.0.1:2055\"\n";
+    BOOST_TEST(error_of(v5 + "engine_id = 256\n") == "t.toml:4:13: must be between 0 and 255, got 256 (collector[0].engine_id)");
+    BOOST_TEST(error_of(v5 + "engine_type = -1\n") ==
+               "t.toml:4:15: must be between 0 and 255, got -1 (collector[0].engine_type)");
+    BOOST_TEST(error_of(v5 + "engine_type = \"1\"\n") == "t.toml:4:15: expected an integer, got a string (collector[0].engine_type)");
+    // What v5 has no room for is refused where it is written, whatever the order of the keys.
+    const std::string why = " does not apply to NetFlow v5, which has no templates, observation domains or biflows "
+                            "(protocol is \"netflow5\" (set at t.toml:3:12))";
+    BOOST_TEST(error_of("[[collector]]\ntemplate_refresh = 30\nprotocol = \"netflow5\"\naddress = \"127.0.0.1:2055\"\n") ==
+               "t.toml:2:20: template_refresh" + why + " (collector[0].template_refresh)");
+    const std::string why4 = " does not apply to NetFlow v5, which has no templates, observation domains or biflows "
+                             "(protocol is \"netflow5\" (set at t.toml:2:12))";
+    BOOST_TEST(error_of(v5 + "observation_domain = 7\n") ==
+               "t.toml:4:22: observation_domain" + why4 + " (collector[0].observation_domain)");
+    BOOST_TEST(error_of(v5 + "template_refresh_messages = 7\n") ==
+               "t.toml:4:29: template_refresh_messages" + why4 + " (collector[0].template_refresh_messages)");
+    BOOST_TEST(error_of(v5 + "max_message_size = 1400\n") ==
+               "t.toml:4:20: max_message_size" + why4 + " (collector[0].max_message_size)");
+    BOOST_TEST(error_of(v5 + "biflow = true\n") == "t.toml:4:10: biflow" + why4 + " (collector[0].biflow)");
+    BOOST_TEST(error_of(v5 + "biflow = false\n") == "t.toml:4:10: biflow" + why4 + " (collector[0].biflow)");
+    BOOST_TEST(error_of(v5 + "transport = \"tcp\"\n") ==
+               "t.toml:4:13: transport \"tcp\" is IPFIX only (RFC 7011 section 10.4); NetFlow v5 goes over UDP "
+               "(protocol is \"netflow5\" (set at t.toml:2:12)) (collector[0].transport)");
+    BOOST_TEST(parse_config_text(v5 + "transport = \"udp\"\n", "t.toml").collectors.at(0).transport == Transport::udp);
+    // engine_* belong to v5.
+    BOOST_TEST(error_of("[[collector]]\naddress = \"127.0.0.1:4739\"\nengine_id = 3\n") ==
+               "t.toml:3:13: engine_id applies to protocol = \"netflow5\" only (protocol is \"ipfix\" (the default)) "
+               "(collector[0].engine_id)");
+    // The v5 header has 14 bits for the sampling interval: both places are named.
+    BOOST_TEST(error_of("[sampling]\ninterval = 16384\n" + v5) ==
+               "t.toml:2:12: sampling interval 16384 does not fit a NetFlow v5 header (at most 16383): "
+               "sampling.interval set at t.toml:2:12, collector 127.0.0.1:2055 is netflow5 (t.toml:4:12) "
+               "(sampling.interval)");
+    BOOST_TEST(parse_config_text("[sampling]\ninterval = 16383\n" + v5, "t.toml").sample_interval == 16383u);
+    // Without a v5 collector a larger interval is fine.
+    BOOST_TEST(parse_config_text("[sampling]\ninterval = 16384\n" + collector, "t.toml").sample_interval == 16384u);
+}
+
+BOOST_AUTO_TEST_CASE(tcp_and_biflow_collectors) {
+    const Config c = parse_config_text(
+        "[[collector]]\naddress = \"127.0.0.1:4739\"\ntransport = \"tcp\"\nreconnect_min_interval = 5\n"
+        "template_refresh = 30\nbiflow = true\n"
+        "[[collector]]\naddress = \"127.0.0.1:4739\"\ntransport = \"udp\"\n"
+        "[[collector]]\naddress = \"127.0.0.1:4740\"\nbiflow = true\n",
+        "t.toml");
+    BOOST_TEST_REQUIRE(c.collectors.size() == 3u);
+    BOOST_TEST(c.collectors[0].transport == Transport::tcp);
+    BOOST_TEST(c.collectors[0].reconnect_min_interval_s == 5u);
+    BOOST_TEST(c.collectors[0].encoder.template_refresh_seconds == 30u);
+    BOOST_TEST(c.collectors[0].encoder.biflow);
+    BOOST_TEST(c.collectors[1].transport == Transport::udp);
+    BOOST_TEST(c.collectors[1].reconnect_min_interval_s == 60u);
+    BOOST_TEST(c.collectors[2].encoder.biflow);
+    BOOST_TEST(parse_config_text("[[collector]]\naddress = \"127.0.0.1:4739\"\ntransport = \"tcp\"\n"
+                                 "reconnect_min_interval = 0\n", "t.toml")
+                   .collectors.at(0).reconnect_min_interval_s == 0u);
+
+    BOOST_TEST(error_of("[[collector]]\naddress = \"127.0.0.1:4739\"\ntransport = \"sctp\"\n") ==
+               "t.toml:3:13: unknown transport 'sctp'; expected udp or tcp (collector[0].transport)");
+    BOOST_TEST(error_of("[[collector]]\ntransport = \"tcp\"\nprotocol = \"netflow9\"\naddress = \"127.0.0.1:2055\"\n") ==
+               "t.toml:2:13: transport \"tcp\" is IPFIX only (RFC 7011 section 10.4) (protocol is \"netflow9\" (set at "
+               "t.toml:3:12)) (collector[0].transport)");
+    BOOST_TEST(error_of("[[collector]]\nprotocol = \"netflow9\"\naddress = \"127.0.0.1:2055\"\nbiflow = true\n") ==
+               "t.toml:4:10: biflow is IPFIX only (RFC 5103) (protocol is \"netflow9\" (set at t.toml:2:12)) "
+               "(collector[0].biflow)");
+    BOOST_TEST(error_of("[[collector]]\naddress = \"127.0.0.1:4739\"\nbiflow = 1\n") ==
+               "t.toml:3:10: expected a boolean (true or false), got an integer (collector[0].biflow)");
+    BOOST_TEST(error_of("[[collector]]\naddress = \"127.0.0.1:4739\"\nreconnect_min_interval = 5\n") ==
+               "t.toml:3:26: reconnect_min_interval applies to transport = \"tcp\" only (transport is \"udp\", the "
+               "default) (collector[0].reconnect_min_interval)");
+    BOOST_TEST(error_of("[[collector]]\naddress = \"127.0.0.1:4739\"\ntransport = \"tcp\"\nreconnect_min_interval = 3601\n") ==
+               "t.toml:4:26: must be between 0 and 3600, got 3601 (collector[0].reconnect_min_interval)");
+    BOOST_TEST(error_of("[[collector]]\naddress = \"127.0.0.1:4739\"\ntransport = \"tcp\"\ntemplate_refresh_messages = 5\n") ==
+               "t.toml:4:29: template_refresh_messages does not apply over TCP, where every connection gets the "
+               "templates once (transport is \"tcp\", set at t.toml:3:13) (collector[0].template_refresh_messages)");
+    BOOST_TEST(error_of("[[collector]]\naddress = \"127.0.0.1:4739\"\ntransport = \"tcp\"\n"
+                        "[[collector]]\naddress = \"127.0.0.1:4739\"\ntransport = \"tcp\"\n") ==
+               "t.toml:5:11: collector 127.0.0.1:4739 is configured twice (first at t.toml:2:11) (collector[1].address)");
+}
+
+BOOST_AUTO_TEST_CASE(kafka_outputs) {
+    const Config c = parse_config_text(
+        "[[kafka]]\nbrokers = \"127.0.0.1:9092,kafka2:9092\"\ntopic = \"flows\"\nformat = \"json\"\nkey = \"flow\"\n"
+        "compression = \"zstd\"\nmax_queued_messages = 500\nflush_timeout = 2.5\nexporter_id = \"edge-1\"\n"
+        "[kafka.properties]\n\"linger.ms\" = \"50\"\n\"acks\" = \"1\"\n"
+        "[[kafka]]\nbrokers = \"127.0.0.1:9092\"\ntopic = \"flows.v2\"\n",
+        "t.toml");
+    BOOST_TEST_REQUIRE(c.kafka.size() == 2u);
+    const KafkaConfig& k = c.kafka[0];
+    BOOST_TEST(k.brokers == "127.0.0.1:9092,kafka2:9092");
+    BOOST_TEST(k.topic == "flows");
+    BOOST_TEST((k.format == KafkaFormat::json));
+    BOOST_TEST((k.key == KafkaKey::flow));
+    BOOST_TEST(k.compression == "zstd");
+    BOOST_TEST(k.max_queued_messages == 500u);
+    BOOST_TEST(k.flush_timeout_ms == 2500u);
+    BOOST_TEST(k.exporter_id == "edge-1");
+    BOOST_TEST((k.properties == std::map<std::string, std::string>{{"acks", "1"}, {"linger.ms", "50"}}));
+    const KafkaConfig& d = c.kafka[1];
+    BOOST_TEST((d.format == KafkaFormat::protobuf));
+    BOOST_TEST((d.key == KafkaKey::none));
+    BOOST_TEST(d.compression == "none");
+    BOOST_TEST(d.max_queued_messages == 100000u);
+    BOOST_TEST(d.flush_timeout_ms == 5000u);
+    BOOST_TEST(d.exporter_id == "");
+    BOOST_TEST(d.properties.empty());
+    // Kafka is an output: no text log by default, records at the active timeout.
+    BOOST_TEST((c.log_format == OutputFormat::none));
+    BOOST_TEST(c.export_interval_ms == 0u);
+    BOOST_TEST(c.collectors.empty());
+
+    const std::string head = "[[kafka]]\nbrokers = \"127.0.0.1:9092\"\ntopic = \"flows\"\n";
+    BOOST_TEST(error_of("[[kafka]]\ntopic = \"flows\"\n") ==
+               "t.toml:1:1: Kafka output without brokers; add brokers = \"HOST:PORT[,HOST:PORT]\" (kafka[0].brokers)");
+    BOOST_TEST(error_of("[[kafka]]\nbrokers = \"127.0.0.1:9092\"\n") ==
+               "t.toml:1:1: Kafka output without a topic; add topic = \"NAME\" (kafka[0].topic)");
+    BOOST_TEST(error_of("[[kafka]]\nbrokers = \" , \"\ntopic = \"flows\"\n") ==
+               "t.toml:2:11: brokers is empty; write \"HOST:PORT[,HOST:PORT]\" (kafka[0].brokers)");
+    BOOST_TEST(error_of("[[kafka]]\nbrokers = \"127.0.0.1:9092\"\ntopic = \"a b\"\n") ==
+               "t.toml:3:9: topic 'a b': only letters, digits, '.', '_' and '-' are allowed (kafka[0].topic)");
+    BOOST_TEST(error_of("[[kafka]]\nbrokers = \"127.0.0.1:9092\"\ntopic = \"..\"\n") ==
+               "t.toml:3:9: topic '..' is not a topic name (kafka[0].topic)");
+    BOOST_TEST(error_of("[[kafka]]\nbrokers = \"127.0.0.1:9092\"\ntopic = \"" + std::string(250, 'x') + "\"\n")
+                   .ends_with("is longer than 249 characters (kafka[0].topic)"));
+    BOOST_TEST(error_of(head + "format = \"avro\"\n") ==
+               "t.toml:4:10: unknown format 'avro'; expected protobuf or json (kafka[0].format)");
+    BOOST_TEST(error_of(head + "key = \"dst_ip\"\n") ==
+               "t.toml:4:7: unknown key 'dst_ip'; expected none, exporter, src_ip or flow (kafka[0].key)");
+    BOOST_TEST(error_of(head + "compression = \"brotli\"\n") ==
+               "t.toml:4:15: unknown compression 'brotli'; expected none, gzip, snappy, lz4 or zstd (kafka[0].compression)");
+    BOOST_TEST(error_of(head + "max_queued_messages = 0\n") ==
+               "t.toml:4:23: must be between 1 and 2147483647, got 0 (kafka[0].max_queued_messages)");
+    BOOST_TEST(error_of(head + "flush_timeout = -1\n") ==
+               "t.toml:4:17: must be 0 or more seconds, got -1 (kafka[0].flush_timeout)");
+    BOOST_TEST(parse_config_text(head + "flush_timeout = 0\n", "t.toml").kafka.at(0).flush_timeout_ms == 0u);
+    BOOST_TEST(error_of(head + "partition = 3\n") ==
+               "t.toml:4:1: unknown key 'partition'; expected one of: brokers, topic, format, key, compression, "
+               "max_queued_messages, flush_timeout, exporter_id, properties (kafka[0].partition)");
+    BOOST_TEST(error_of("[kafka]\nbrokers = \"x:1\"\n") ==
+               "t.toml:1:1: expected an array of tables (write each Kafka output as [[kafka]]), got a table (kafka)");
+    // Properties: strings, checked by librdkafka's own parser at their place.
+    BOOST_TEST(error_of(head + "[kafka.properties]\n\"linger.ms\" = 50\n") ==
+               "t.toml:5:15: expected a string (librdkafka takes every value as text), got an integer "
+               "(kafka[0].properties.'linger.ms')");
+    BOOST_TEST(error_of(head + "[kafka.properties]\n\"no.such.property\" = \"1\"\n") ==
+               "t.toml:5:22: librdkafka property 'no.such.property': No such configuration property: "
+               "\"no.such.property\" (kafka[0].properties.'no.such.property')");
+    BOOST_TEST(error_of(head + "[kafka.properties]\n\"acks\" = \"many\"\n") ==
+               "t.toml:5:10: librdkafka property 'acks': Invalid value for configuration property "
+               "\"request.required.acks\" (kafka[0].properties.'acks')");
+    BOOST_TEST(error_of(head + "properties = \"acks=1\"\n") ==
+               "t.toml:4:14: expected a table, got a string (kafka[0].properties)");
+    BOOST_TEST(error_of(head + head) ==
+               "t.toml:6:9: Kafka output 127.0.0.1:9092/flows is configured twice (first at t.toml:3:9) (kafka[1].topic)");
+}
+
+BOOST_AUTO_TEST_CASE(diff_names_the_new_outputs) {
+    const Config before = parse_config_text(
+        "[[collector]]\nprotocol = \"netflow5\"\naddress = \"127.0.0.1:2055\"\n"
+        "[[kafka]]\nbrokers = \"127.0.0.1:9092\"\ntopic = \"flows\"\n[kafka.properties]\n\"sasl.password\" = \"one\"\n",
+        "t.toml");
+    const Config after = parse_config_text(
+        "[[collector]]\nprotocol = \"netflow5\"\naddress = \"127.0.0.1:2055\"\nengine_id = 4\n"
+        "[[collector]]\naddress = \"127.0.0.1:4739\"\ntransport = \"tcp\"\nbiflow = true\n"
+        "[[kafka]]\nbrokers = \"127.0.0.1:9092\"\ntopic = \"flows\"\n[kafka.properties]\n\"sasl.password\" = \"two\"\n",
+        "t.toml");
+    const std::vector<std::string> lines = diff(before, after);
+    const std::string kafka = "kafka 127.0.0.1:9092/flows (format protobuf, key none, compression none, "
+                              "max_queued_messages 100000, flush_timeout 5 s, exporter_id (host name), properties "
+                              "sasl.password)";
+    const std::vector<std::string> expected = {
+        "collector removed: netflow5 127.0.0.1:2055 (engine_type 0, engine_id 0)",
+        "collector added: netflow5 127.0.0.1:2055 (engine_type 0, engine_id 4)",
+        "collector added: ipfix 127.0.0.1:4739 (observation_domain 1, template_refresh 60 s / 20 messages, "
+        "max_message_size 1472, transport tcp, reconnect_min_interval 60 s, biflow)",
+        "kafka output removed: " + kafka,
+        "kafka output added: " + kafka,
+    };
+    BOOST_TEST(lines == expected, boost::test_tools::per_element());
+    BOOST_TEST(diff(after, after).empty());
+}
+
+BOOST_AUTO_TEST_CASE(attribution_pen_that_nfdump_misreads_is_a_warning) {
+    const Config c = parse_config_text("[attribution]\nenabled = true\nipfix_enterprise = 65536\n" + collector, "t.toml");
+    const std::vector<Problem> problems =
+        check_environment(c, [](const std::string&, std::uint16_t, bool) { return std::string(); });
+    bool warned = false;
+    for (const Problem& p : problems)
+        if (p.message.starts_with("t.toml:3:20: enterprise number 65536: nfdump keeps only the low 16 bits")) {
+            warned = p.severity == Problem::Severity::warning;
+            BOOST_TEST(p.message.ends_with("(attribution.ipfix_enterprise)"));
+        }
+    BOOST_TEST(warned);
+    const Config fine = parse_config_text("[attribution]\nenabled = true\nipfix_enterprise = 65537\n" + collector, "t.toml");
+    for (const Problem& p : check_environment(fine, [](const std::string&, std::uint16_t, bool) { return std::string(); }))
+        BOOST_TEST(p.message.find("enterprise number") == std::string::npos, p.message);
+}
+
+BOOST_AUTO_TEST_CASE(example_file_commented_outputs_parse_when_uncommented) {
+    // The commented [[collector]] and [[kafka]] examples are lines "#KEY ..." (no space
+    // after '#'); uncommented, they are valid and mean what their comments say.
+    std::ifstream in(EBPFIX_EXAMPLE_CONFIG);
+    std::string text, line;
+    while (std::getline(in, line)) {
+        if (line.size() > 1 && line[0] == '#' && line[1] != ' ' && line[1] != '#') line.erase(0, 1);
+        text += line + "\n";
+    }
+    const Config c = parse_config_text(text, "example");
+    BOOST_TEST_REQUIRE(c.collectors.size() == 5u);
+    BOOST_TEST(c.collectors[2].transport == Transport::tcp);
+    BOOST_TEST(c.collectors[2].reconnect_min_interval_s == 60u);
+    BOOST_TEST(c.collectors[3].encoder.biflow);
+    BOOST_TEST(c.collectors[4].netflow5);
+    BOOST_TEST_REQUIRE(c.kafka.size() == 1u);
+    BOOST_TEST(c.kafka[0].topic == "flows");
+    BOOST_TEST((c.kafka[0].key == KafkaKey::flow));
+    BOOST_TEST(c.kafka[0].properties.at("security.protocol") == "SASL_SSL");
 }

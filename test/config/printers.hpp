@@ -11,6 +11,9 @@ inline std::ostream& operator<<(std::ostream& os, OutputFormat format) { return 
 inline std::ostream& operator<<(std::ostream& os, CaptureMode mode) { return os << to_string(mode); }
 inline std::ostream& operator<<(std::ostream& os, XdpMode mode) { return os << to_string(mode); }
 inline std::ostream& operator<<(std::ostream& os, SampleAlgorithm algorithm) { return os << to_string(algorithm); }
+inline std::ostream& operator<<(std::ostream& os, Transport transport) { return os << to_string(transport); }
+inline std::ostream& operator<<(std::ostream& os, KafkaFormat format) { return os << to_string(format); }
+inline std::ostream& operator<<(std::ostream& os, KafkaKey key) { return os << to_string(key); }
 }  // namespace ebpfix::config
 
 namespace ebpfix::ipfix {

@@ -97,7 +97,9 @@ BOOST_AUTO_TEST_CASE(v9_uptime_and_ipfix_init_time_count_from_the_exporter_start
     daemon::FlowExporter exporter(
         program, cfg, [&] { return flow::TimeBase{offset_ns}; }, start_ms, [](std::uint32_t) { return std::string("t0"); },
         [] { return std::vector<ipfix::InterfaceInfo>{}; },
-        [&io](const config::Config& c, std::uint64_t start) { return daemon::build_outputs(io, c, start); });
+        [&io](const config::Config& c, std::uint64_t start, const daemon::FlowExporter::Running& running) {
+            return daemon::build_outputs(io, c, start, running);
+        });
     const int fd = program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet);
     auto run_at = [&](std::uint64_t kernel_ns, std::uint16_t sport) {
         bpf::PacketRunOptions run;
@@ -171,7 +173,9 @@ BOOST_AUTO_TEST_CASE(a_wall_clock_step_moves_the_records_after_it) {
     daemon::FlowExporter exporter(
         program, cfg, [&] { return flow::TimeBase{offset_ns}; }, 1'800'000'000'000,
         [](std::uint32_t) { return std::string("t0"); }, [] { return std::vector<ipfix::InterfaceInfo>{}; },
-        [&io](const config::Config& c, std::uint64_t start) { return daemon::build_outputs(io, c, start); });
+        [&io](const config::Config& c, std::uint64_t start, const daemon::FlowExporter::Running& running) {
+            return daemon::build_outputs(io, c, start, running);
+        });
     const int fd = program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet);
     auto run_at = [&](std::uint64_t kernel_ns, std::uint16_t sport) {
         bpf::PacketRunOptions run;
