@@ -10,12 +10,17 @@ PKGS=(
   libelf-dev zlib1g-dev libpcap-dev
   libboost-dev libboost-test-dev libboost-program-options-dev
   libmsgsl-dev libtomlplusplus-dev python3
+  # sinks and views: Kafka (librdkafka + protobuf), the top TUI (ncurses)
+  librdkafka-dev libprotobuf-dev protobuf-compiler libncurses-dev
   # tests and demo (logrotate: the rotation rule in etc/)
   iproute2 iputils-ping logrotate tcpdump tshark nfdump python3-scapy procps kmod ethtool
+  # DOT graph checks (dot), the interactive top test (tmux), the Kafka consumer check,
+  # the fuzzers (libFuzzer runtime of clang 14)
+  graphviz tmux kcat libclang-rt-14-dev
   # service / packaging / metrics
   prometheus dpkg-dev file
   # benchmarks
-  softflowd netsniff-ng iperf3 valgrind linux-perf
+  softflowd netsniff-ng iperf3 valgrind linux-perf tcpreplay
 )
 
 missing=()

@@ -2,7 +2,8 @@
 # Sets up a Debian 12 machine and runs the whole ebpfix test suite, twice: a normal
 # build and an ASan+UBSan build. Run as root: the kernel, netns and collector tests
 # need it (as a non-root developer they report SKIPPED; under CI=true they fail).
-# Between the two builds it also builds the .deb and installs and purges it.
+# Between the two builds it also builds the .deb and installs and purges it; at the end
+# each libFuzzer target runs for 30 s (scripts/fuzz.sh; clang-14, its own build-fuzz/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +23,5 @@ echo "=== Debian package: build, install, check, purge"
 bash scripts/package-test.sh build
 echo "=== build and test: ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_suite build-asan -DEBPFIX_SANITIZE=ON
+echo "=== fuzz: every target for 30 s"
+bash scripts/fuzz.sh 30

@@ -219,7 +219,12 @@ std::vector<ClsactFilter> clsact_filters(unsigned ifindex, Direction direction) 
         if (len == 0) throw BpfError("netlink filter dump ended early", EPROTO);
         if (std::size_t(len) > room) throw BpfError("netlink filter dump message too large", EMSGSIZE);
         int left = static_cast<int>(len);
-        for (auto* nh = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left)) {
+        // NLMSG_OK spelled out: the macro compares the u32 length with an int (clang's -Wsign-compare).
+        auto whole = [&](const nlmsghdr* nh) {
+            return left >= static_cast<int>(sizeof(nlmsghdr)) && nh->nlmsg_len >= sizeof(nlmsghdr) &&
+                   nh->nlmsg_len <= static_cast<unsigned>(left);
+        };
+        for (auto* nh = reinterpret_cast<nlmsghdr*>(buf); whole(nh); nh = NLMSG_NEXT(nh, left)) {
             if (nh->nlmsg_type == NLMSG_DONE) return filters;
             if (nh->nlmsg_type == NLMSG_ERROR) {
                 const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(nh));
