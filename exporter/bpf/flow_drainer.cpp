@@ -175,9 +175,27 @@ void FlowDrainer::reclaim(std::uint64_t now_ns, std::uint64_t idle_ns, DrainStat
     if (candidates_.empty()) return;
     const auto start = std::chrono::steady_clock::now();
     // 1. No new packet finds these slots any more...
+    // In batches: one syscall per batch_size keys rather than one per key.
     auto remove = [](int fd, auto& keys, const char* what) {
-        for (auto& key : keys)
-            if (bpf_map_delete_elem(fd, &key) != 0 && errno != ENOENT) throw BpfError(what, errno);
+        std::size_t done = 0;
+        while (done < keys.size()) {
+            const auto asked = static_cast<__u32>(std::min<std::size_t>(keys.size() - done, batch_size));
+            __u32 count = asked;
+            if (bpf_map_delete_batch(fd, &keys[done], &count, nullptr) == 0) {
+                done += asked;
+                continue;
+            }
+            // count keys went before the one that failed.
+            if (errno == ENOENT) {
+                done += count + 1;  // that one was gone already
+                continue;
+            }
+            // 524: the kernel's ENOTSUPP, for a map type without batch operations.
+            if (errno != EINVAL && errno != EOPNOTSUPP && errno != 524) throw BpfError(what, errno);
+            done += count;  // a kernel without batch deletes: one at a time
+            for (; done < keys.size(); ++done)
+                if (bpf_map_delete_elem(fd, &keys[done]) != 0 && errno != ENOENT) throw BpfError(what, errno);
+        }
     };
     remove(program_.index4_fd(), keys4_, "removing idle IPv4 flows");
     remove(program_.index6_fd(), keys6_, "removing idle IPv6 flows");

@@ -5,12 +5,15 @@
 // so every flow's entry is visited in turn, as on a busy link. "warm" repeats each frame
 // 100 times inside the kernel (the same entry, no cache misses). The two reference
 // programs of bpf/bench_reference.bpf.c (a bare LRU lookup-and-increment with a 16-byte
-// and a 48-byte key, IPv4 only) are measured the same way in the same run.
+// and a 48-byte key, IPv4 only) are measured the same way in the same run. The last lines
+// ("ratio ...") put ebpfix's excess over the empty program against the 16-byte
+// reference's: the hot path (warm, r100) and the new flow (the insert).
 //
 //   ebpfix_kernel_bench [flows=65536] [hot_rounds=5]
 //   ebpfix_kernel_bench --attach IFNAME   the 16-byte reference on IFNAME's TCX ingress
 //       until SIGINT/SIGTERM, then prints its run_time_ns / run_cnt (bench.sh live: the
-//       floor of a hash-map flow counter on the same traffic; needs bpf_stats_enabled).
+//       floor of a hash-map flow counter on the same traffic; needs bpf_stats_enabled)
+//       and the packets its map counted (bench.sh shapes: the reference's exactness).
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <net/if.h>
@@ -90,6 +93,24 @@ Costs measure(int fd, const std::vector<Bytes>& frames, int rounds) {
     return c;
 }
 
+// Packets and flows counted in the 16-byte reference's map.
+void map_totals(int map_fd, unsigned long long& packets, unsigned long long& flows) {
+    packets = flows = 0;
+    std::uint8_t key[16], next[16];
+    struct {
+        std::uint64_t packets, bytes;
+    } value;
+    void* prev = nullptr;
+    while (bpf_map_get_next_key(map_fd, prev, next) == 0) {
+        if (bpf_map_lookup_elem(map_fd, next, &value) == 0) {
+            packets += value.packets;
+            ++flows;
+        }
+        std::memcpy(key, next, sizeof key);
+        prev = key;
+    }
+}
+
 void print_row(const char* program, int family, const Costs& c, const Costs& empty) {
     std::printf("%-10s ipv%-3d %10.1f %10.1f %10.1f %12.1f %12.1f %12.1f %12.1f\n", program, family, empty.hot_ns,
                 c.new_ns, c.hot_ns, c.new_ns - empty.hot_ns, c.hot_ns - empty.hot_ns, c.warm_ns,
@@ -127,10 +148,12 @@ int attach_reference(const char* ifname) {
     bpf_prog_info info{};
     std::uint32_t len = sizeof info;
     bpf_obj_get_info_by_fd(prog_fd, &info, &len);
-    std::printf("lru16-ref on %s: run_cnt %llu run_time_ns %llu = %.1f ns/run\n", ifname,
+    ::close(link);  // detached first: the totals below are final
+    unsigned long long packets = 0, flows = 0;
+    map_totals(bpf_map__fd(r->maps.ref_lru16), packets, flows);
+    std::printf("lru16-ref on %s: run_cnt %llu run_time_ns %llu = %.1f ns/run; map packets %llu flows %llu\n", ifname,
                 (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns,
-                info.run_cnt ? double(info.run_time_ns) / double(info.run_cnt) : 0.0);
-    ::close(link);
+                info.run_cnt ? double(info.run_time_ns) / double(info.run_cnt) : 0.0, packets, flows);
     bench_reference_bpf::destroy(r);
     return 0;
 }
@@ -158,6 +181,7 @@ int main(int argc, char** argv) {
     std::printf("flows=%u hot_rounds=%d (ns per packet; *-empty = above the empty program)\n", flows, hot_rounds);
     std::printf("%-10s %-6s %10s %10s %10s %12s %12s %12s %12s\n", "program", "family", "empty_ns", "new_ns", "hot_ns",
                 "new-empty", "hot-empty", "warm(r100)", "warm-empty");
+    Costs ebpfix_costs[2], ebpfix_empty[2], ref16{}, ref16_empty{};
     for (int family : {4, 6}) {
         auto frames = make_frames(family, flows);
         std::vector<FlowDelta> sink;
@@ -165,6 +189,8 @@ int main(int argc, char** argv) {
         const Costs e = measure(empty_fd, frames, hot_rounds);
         const Costs c = measure(fd, frames, hot_rounds);
         print_row("ebpfix", family, c, e);
+        ebpfix_costs[family == 6] = c;
+        ebpfix_empty[family == 6] = e;
         sink.clear();
         drainer.drain(monotonic_ns(), 0, sink);
         if (sink.size() != flows) std::fprintf(stderr, "warning: drained %zu flows, expected %u\n", sink.size(), flows);
@@ -182,8 +208,24 @@ int main(int argc, char** argv) {
         }
         const int rfd = bpf_program__fd(ref == 0 ? r->progs.ref_lru16_count : r->progs.ref_lru48_count);
         const Costs e = measure(empty_fd, frames, hot_rounds);
-        print_row(ref == 0 ? "lru16-ref" : "lru48-ref", 4, measure(rfd, frames, hot_rounds), e);
+        const Costs c = measure(rfd, frames, hot_rounds);
+        print_row(ref == 0 ? "lru16-ref" : "lru48-ref", 4, c, e);
+        if (ref == 0) {
+            ref16 = c;
+            ref16_empty = e;
+        }
         bench_reference_bpf::destroy(r);
+    }
+    // Issue 16's kernel targets, each against the 16-byte reference of the same run.
+    const double ref_hot = ref16.warm_ns - ref16_empty.warm_ns, ref_new = ref16.new_ns - ref16_empty.hot_ns;
+    for (int family : {4, 6}) {
+        const Costs& c = ebpfix_costs[family == 6];
+        const Costs& e = ebpfix_empty[family == 6];
+        const double hot = c.warm_ns - e.warm_ns, created = c.new_ns - e.hot_ns;
+        std::printf("ratio flows=%u ipv%d: hot-path excess ebpfix %.1f ns / bare16 %.1f ns = %.2f (target <= 1.25); "
+                    "new-flow excess ebpfix %.1f ns / bare insert %.1f ns = %.2f (target <= 1.00)\n",
+                    flows, family, hot, ref_hot, ref_hot > 0 ? hot / ref_hot : 0.0, created, ref_new,
+                    ref_new > 0 ? created / ref_new : 0.0);
     }
     empty_bpf::destroy(empty);
     return 0;
