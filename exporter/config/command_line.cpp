@@ -713,6 +713,8 @@ std::string version_text() { return "ebpfix " EBPFIX_VERSION "\n"; }
 
 std::string help_text() {
     return R"(Usage: ebpfix [OPTION]... [IFACE]...
+   or: ebpfix top [--socket PATH] [IFACE]...    the live view (ebpfix top --help)
+   or: ebpfix ctl COMMAND                       ask a running ebpfix (ebpfix ctl --help)
 Count the packets of network interfaces with eBPF and export their flows as
 IPFIX (RFC 7011, over UDP or TCP), NetFlow v9 (RFC 3954) or NetFlow v5 over UDP,
 or to Kafka ([[kafka]] in the configuration file), and/or log them.
