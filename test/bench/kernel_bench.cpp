@@ -9,7 +9,9 @@
 // ("ratio ...") put ebpfix's excess over the empty program against the 16-byte
 // reference's: the hot path (warm, r100) and the new flow (the insert).
 //
-//   ebpfix_kernel_bench [flows=65536] [hot_rounds=5]
+//   ebpfix_kernel_bench [flows=65536] [hot_rounds=5] [attribution]
+//       attribution: with the attribution knob on (the socket cookie in the key; test_run
+//       frames carry no socket, so this is the cost of the check where none is known)
 //   ebpfix_kernel_bench --attach IFNAME   the 16-byte reference on IFNAME's TCX ingress
 //       until SIGINT/SIGTERM, then prints its run_time_ns / run_cnt (bench.sh live: the
 //       floor of a hash-map flow counter on the same traffic; needs bpf_stats_enabled)
@@ -31,6 +33,7 @@
 
 #include "bpf/flow_drainer.hpp"
 #include "bpf/flow_program.hpp"
+#include "bpf/kernel_filters.hpp"
 #include "bpf/packet_runner.hpp"
 #include "bench_reference.skel.h"
 #include "empty.skel.h"
@@ -164,6 +167,7 @@ int main(int argc, char** argv) {
     if (argc == 3 && std::strcmp(argv[1], "--attach") == 0) return attach_reference(argv[2]);
     const std::uint32_t flows = argc > 1 ? std::uint32_t(std::atoi(argv[1])) : 65536;
     const int hot_rounds = argc > 2 ? std::atoi(argv[2]) : 5;
+    const bool attribution = argc > 3 && std::strcmp(argv[3], "attribution") == 0;
 
     empty_bpf* empty = empty_bpf::open_and_load();
     if (empty == nullptr) {
@@ -176,9 +180,15 @@ int main(int argc, char** argv) {
     options.map_entries = std::max<std::uint32_t>(flows, 1024);
     bpf::FlowProgram program(options);
     bpf::FlowDrainer drainer(program);
+    if (attribution) {
+        bpf::KernelFilters filters;
+        filters.attribution = true;
+        bpf::apply_filters(program, filters);
+    }
     const int fd = program.tc_program_fd(Direction::ingress, bpf::LinkLayer::ethernet);
 
-    std::printf("flows=%u hot_rounds=%d (ns per packet; *-empty = above the empty program)\n", flows, hot_rounds);
+    std::printf("flows=%u hot_rounds=%d attribution=%s (ns per packet; *-empty = above the empty program)\n", flows,
+                hot_rounds, attribution ? "on" : "off");
     std::printf("%-10s %-6s %10s %10s %10s %12s %12s %12s %12s\n", "program", "family", "empty_ns", "new_ns", "hot_ns",
                 "new-empty", "hot-empty", "warm(r100)", "warm-empty");
     Costs ebpfix_costs[2], ebpfix_empty[2], ref16{}, ref16_empty{};
