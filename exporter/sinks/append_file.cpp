@@ -1,6 +1,7 @@
 #include "sinks/append_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,7 +44,14 @@ int AppendFile::open_path() {
 }
 
 int AppendFile::append(std::string_view buf, bool sync) {
+    // A write that stops part way (ENOSPC after some pages) would leave a cut line, and the
+    // flow log writes the whole block again later: cut the file back to where this append
+    // began, so that it only ever holds whole appends.
+    struct stat before {};
+    const bool regular = owns_fd_ && ::fstat(fd_, &before) == 0 && S_ISREG(before.st_mode);
     int err = write_fully(fd_, buf);
+    if (err != 0 && regular && ::ftruncate(fd_, before.st_size) != 0)
+        err = errno;  // the cut line stays: say why
     if (err == 0 && sync && owns_fd_ && ::fsync(fd_) != 0) err = errno;
     if (err != 0) last_error_ = name() + ": " + std::strerror(err);
     return err;
