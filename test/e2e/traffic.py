@@ -164,9 +164,10 @@ def udp_flows(host, port, nflows, rounds, base_port=0):
         s.settimeout(3)
         s.bind(("::" if ":" in host else "0.0.0.0", base_port + i if base_port else 0))
         s.connect((host, int(port)))
-        flow = new_flow()
+        # A closed socket's ephemeral port can come back for a later one: the same
+        # 5-tuple, one flow to the exporter, so its counts add up.
+        flow = out["flows"].setdefault(str(s.getsockname()[1]), new_flow())
         echo_rounds(s, host, flow, rounds, i)
-        out["flows"][str(s.getsockname()[1])] = flow
         s.close()
     print(json.dumps(out), flush=True)
 
