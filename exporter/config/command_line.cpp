@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "config/config.hpp"
+#include "common/duration.hpp"
 #include "config/rules.hpp"
 
 #ifndef EBPFIX_VERSION
@@ -197,42 +198,9 @@ double parse_softflowd_time(std::string_view option, std::string_view text) {
 // --timeout: seconds ("10", "0.5") or a Go duration, a sequence of decimal NUMBER UNIT
 // members, units ns, us (µs), ms, s, m, h ("500ms", "1m30s", "1.5h").
 double parse_duration(std::string_view option, std::string_view text) {
-    double plain = 0;
-    auto [plain_end, plain_ec] = std::from_chars(text.data(), text.data() + text.size(), plain);
-    if (!text.empty() && plain_ec == std::errc{} && plain_end == text.data() + text.size()) return plain;
-    const auto bad = [&] {
-        return UsageError(std::string(option) + ": " + quoted(text) +
-                          " is not a duration; write seconds (10, 0.5) or a Go duration like 500ms, 5s, 1m30s or 2h");
-    };
-    if (text.empty()) throw bad();
-    // Sub-second units divide, so that 100us is 0.0001 s exactly as written.
-    struct Unit {
-        std::string_view name;
-        double multiplier;
-        double divisor;
-    };
-    // Longest names first: "ms" before "m".
-    static constexpr Unit units[] = {{"ns", 1, 1e9},       {"us", 1, 1e6}, {"\u00b5s", 1, 1e6}, {"\u03bcs", 1, 1e6},
-                                     {"ms", 1, 1e3},       {"s", 1, 1},    {"m", 60, 1},        {"h", 3600, 1}};
-    double total = 0;
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        const std::size_t start = pos;
-        while (pos < text.size() && ((text[pos] >= '0' && text[pos] <= '9') || text[pos] == '.')) ++pos;
-        double number = 0;
-        auto [end, ec] = std::from_chars(text.data() + start, text.data() + pos, number, std::chars_format::fixed);
-        if (pos == start || ec != std::errc{} || end != text.data() + pos) throw bad();
-        const Unit* unit = nullptr;
-        for (const Unit& u : units)
-            if (text.substr(pos, u.name.size()) == u.name) {
-                unit = &u;
-                break;
-            }
-        if (unit == nullptr) throw bad();
-        pos += unit->name.size();
-        total += number * unit->multiplier / unit->divisor;
-    }
-    return total;
+    if (const auto seconds = parse_duration_seconds(text)) return *seconds;
+    throw UsageError(std::string(option) + ": " + quoted(text) +
+                     " is not a duration; write seconds (10, 0.5) or a Go duration like 500ms, 5s, 1m30s or 2h");
 }
 
 std::int64_t parse_integer(std::string_view option, std::string_view text) {

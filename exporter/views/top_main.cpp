@@ -20,6 +20,7 @@
 #include <system_error>
 #include <thread>
 
+#include "common/duration.hpp"
 #include "common/host_port.hpp"
 #include "views/control_reader.hpp"
 #include "views/top_screen.hpp"
@@ -44,41 +45,11 @@ std::string usage_hint() {
 }  // namespace
 
 std::chrono::milliseconds parse_refresh(std::string_view option, std::string_view text) {
-    const auto bad = [&] {
-        return TopUsageError(std::string(option) + ": " + quoted(text) +
-                             " is not a duration; write seconds (1, 0.5) or a Go duration like 500ms, 2s or 1m");
-    };
-    double seconds = 0;
-    auto [plain_end, plain_ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-    if (text.empty()) throw bad();
-    if (plain_ec != std::errc{} || plain_end != text.data() + text.size()) {
-        // A sequence of NUMBER UNIT ("1m30s"); sub-second units divide so that 100ms is exact.
-        struct Unit {
-            std::string_view name;
-            double multiplier;
-            double divisor;
-        };
-        static constexpr Unit units[] = {{"ns", 1, 1e9}, {"us", 1, 1e6}, {"\u00b5s", 1, 1e6}, {"\u03bcs", 1, 1e6},
-                                         {"ms", 1, 1e3}, {"s", 1, 1},    {"m", 60, 1},        {"h", 3600, 1}};
-        seconds = 0;
-        std::size_t pos = 0;
-        while (pos < text.size()) {
-            const std::size_t start = pos;
-            while (pos < text.size() && ((text[pos] >= '0' && text[pos] <= '9') || text[pos] == '.')) ++pos;
-            double number = 0;
-            auto [end, ec] = std::from_chars(text.data() + start, text.data() + pos, number, std::chars_format::fixed);
-            if (pos == start || ec != std::errc{} || end != text.data() + pos) throw bad();
-            const Unit* unit = nullptr;
-            for (const Unit& u : units)
-                if (text.substr(pos, u.name.size()) == u.name) {
-                    unit = &u;
-                    break;
-                }
-            if (unit == nullptr) throw bad();
-            pos += unit->name.size();
-            seconds += number * unit->multiplier / unit->divisor;
-        }
-    }
+    const std::optional<double> parsed = parse_duration_seconds(text);
+    if (!parsed)
+        throw TopUsageError(std::string(option) + ": " + quoted(text) +
+                            " is not a duration; write seconds (1, 0.5) or a Go duration like 500ms, 2s or 1m");
+    const double seconds = *parsed;
     if (!std::isfinite(seconds) || seconds < min_refresh_s || seconds > max_refresh_s)
         throw TopUsageError(std::string(option) + ": " + quoted(text) + " is out of range (0.1 s to 1 h)");
     return std::chrono::milliseconds(std::llround(seconds * 1000));
