@@ -72,6 +72,39 @@ static __always_inline void add_to_slot(struct ebpfix_slot *s, __u32 slot, __u64
 	}
 }
 
+/* Tries at the ring's head before a new flow counts as map_full: each failed try means
+ * another CPU took a slot in between. */
+#define EBPFIX_TAKE_TRIES 32
+
+/* Takes a free slot from free_ring (struct ebpfix_free_pos). Returns 0 with *slot set,
+ * -1 when none is free. */
+static __always_inline int take_free_slot(__u32 *slot)
+{
+	for (int i = 0; i < EBPFIX_TAKE_TRIES; i++) {
+		__u64 head = *(volatile __u64 *)&ebpfix_free_pos.head;
+		/* A fully ordered read of tail: the entry below is read after it, as the
+		 * daemon writes the entry before it advances tail. */
+		__u64 tail = __sync_fetch_and_add(&ebpfix_free_pos.tail, 0);
+		__u32 pos, value;
+		__u64 *entry;
+
+		if (head >= tail)
+			return -1;
+		pos = (__u32)(head % ebpfix_slot_count);
+		entry = bpf_map_lookup_elem(&free_ring, &pos);
+		if (!entry)
+			return -1;
+		/* Read before the swap: once head moves on, the daemon may reuse the entry.
+		 * head only grows, so a swap that succeeds proves the read was current. */
+		value = (__u32) * (volatile __u64 *)entry;
+		if (__sync_val_compare_and_swap(&ebpfix_free_pos.head, head, head + 1) == head) {
+			*slot = value;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /*
  * Counts one packet into the slot of `key` in `index`, giving the flow a free slot when
  * it has none. Returns 0 when the packet could not be counted (no free slot, index
@@ -86,7 +119,7 @@ static __always_inline void add_to_slot(struct ebpfix_slot *s, __u32 slot, __u64
 		int ok_ = 0, created_ = 0;                                                        \
 		if (slotp_) {                                                                     \
 			slot_ = *slotp_;                                                          \
-		} else if (bpf_map_pop_elem(&free_slots, &slot_) == 0) {                          \
+		} else if (take_free_slot(&slot_) == 0) {                                           \
 			struct ebpfix_slot_key *sk_ = bpf_map_lookup_elem(&slot_keys, &slot_);    \
 			s_ = bpf_map_lookup_elem(&slots, &slot_);                                  \
 			struct ebpfix_counters *c_ = this_cpu_counters();                         \
@@ -108,7 +141,7 @@ static __always_inline void add_to_slot(struct ebpfix_slot *s, __u32 slot, __u64
 				if (c_)                                                           \
 					__sync_fetch_and_add(&c_->flows_created, 1);              \
 			} else {                                                                  \
-				bpf_map_push_elem(&free_slots, &slot_, 0);                        \
+				bpf_map_push_elem(&returned_slots, &slot_, 0);                    \
 				slotp_ = err_ == -EEXIST ? bpf_map_lookup_elem(&(index), &(key)) : NULL; \
 				if (slotp_) {                                                     \
 					/* Another CPU created the same flow between our calls. */ \

@@ -142,6 +142,20 @@ struct ebpfix_knobs {
 };
 
 /*
+ * Positions in the free-slot ring (map "free_ring", global "ebpfix_free_pos" in .bss):
+ * the programs take free slots at head (compare-and-swap), the daemon gives slots back
+ * at tail (a store through the skeleton's memory map, no syscall). Both only grow; the
+ * entry of position p is free_ring[p % slot count], and tail - head slots are free.
+ * Each on its own cache line: CPUs taking slots do not contend with the daemon's writes.
+ */
+struct ebpfix_free_pos {
+	__u64 head;
+	__u8 pad_head[56];
+	__u64 tail;
+	__u8 pad_tail[56];
+};
+
+/*
  * Who owns a local socket (attribution): taken when the socket is created
  * (cgroup/sock_create: the creating process), inherited by the sockets a listener accepts
  * (socket storage cloned at accept), and found by the socket cookie that flow keys carry
@@ -216,6 +230,8 @@ EBPFIX_ABI_ASSERT(__builtin_offsetof(struct ebpfix_counters, sampled_out) == 64)
 EBPFIX_ABI_ASSERT(__builtin_offsetof(struct ebpfix_counters, fragments) == 96);
 EBPFIX_ABI_ASSERT(__builtin_offsetof(struct ebpfix_counters, flows_created) == 112);
 EBPFIX_ABI_ASSERT(sizeof(struct ebpfix_knobs) == 12);
+EBPFIX_ABI_ASSERT(sizeof(struct ebpfix_free_pos) == 128);
+EBPFIX_ABI_ASSERT(__builtin_offsetof(struct ebpfix_free_pos, tail) == 64);
 EBPFIX_ABI_ASSERT(sizeof(struct ebpfix_owner) == 40);
 EBPFIX_ABI_ASSERT(__builtin_offsetof(struct ebpfix_owner, cgroup_id) == 16);
 EBPFIX_ABI_ASSERT(sizeof(struct ebpfix_lpm4) == 8);

@@ -156,7 +156,27 @@ void FlowDrainer::take_dirty(DrainStats& stats, const DeltaSink& sink) {
     }
 }
 
+// Only the daemon writes tail; the entry is written before tail moves past it, so a
+// program that sees the new tail reads the slot number (bpf/account.h, take_free_slot).
+void FlowDrainer::give_to_ring(std::uint32_t slot) {
+    std::atomic_ref<__u64> tail_ref(t_.free_pos->tail);
+    const __u64 tail = tail_ref.load(std::memory_order_relaxed);
+    const __u64 head = std::atomic_ref<__u64>(t_.free_pos->head).load(std::memory_order_acquire);
+    // More free slots than slots would mean a slot given back twice.
+    if (tail - head >= t_.slot_count) throw BpfError("returning a flow slot: the free-slot ring is full", EOVERFLOW);
+    std::atomic_ref<std::uint64_t>(t_.free_ring[tail % t_.slot_count]).store(slot, std::memory_order_relaxed);
+    tail_ref.store(tail + 1, std::memory_order_release);
+}
+
+void FlowDrainer::take_returned_slots() {
+    const int fd = program_.returned_slots_fd();
+    std::uint32_t slot = 0;
+    while (bpf_map_lookup_and_delete_elem(fd, nullptr, &slot) == 0) give_to_ring(slot);
+    if (errno != ENOENT) throw BpfError("reading returned flow slots", errno);
+}
+
 void FlowDrainer::reclaim(std::uint64_t now_ns, std::uint64_t idle_ns, DrainStats& stats, const DeltaSink& sink) {
+    take_returned_slots();
     candidates_.clear();
     keys4_.clear();
     keys6_.clear();
@@ -203,7 +223,6 @@ void FlowDrainer::reclaim(std::uint64_t now_ns, std::uint64_t idle_ns, DrainStat
     // finished counting into it.
     if (!program_.replay()) program_.wait_for_running_programs();
     // 3. The last take, then the slot is free.
-    const int free_fd = program_.free_slots_fd();
     for (std::uint32_t slot : candidates_) {
         take(slot, stats, sink);
         SlotState& st = state_[slot];
@@ -213,8 +232,7 @@ void FlowDrainer::reclaim(std::uint64_t now_ns, std::uint64_t idle_ns, DrainStat
         std::atomic_ref<std::uint64_t>(t_.dirty[slot / 64]).fetch_and(~(1ull << (slot % 64)));
         st = SlotState{};
         --in_use_;
-        if (bpf_map_update_elem(free_fd, nullptr, &slot, BPF_ANY) != 0)
-            throw BpfError("returning a flow slot", errno);
+        give_to_ring(slot);
         ++stats.reclaimed;
     }
     stats.reclaim_ns += elapsed_ns(start);

@@ -67,6 +67,10 @@ private:
     void take_dirty(DrainStats& stats, const DeltaSink& sink);
     void hand_over(const DeltaSink& sink);
     void reclaim(std::uint64_t now_ns, std::uint64_t idle_ns, DrainStats& stats, const DeltaSink& sink);
+    // Puts a slot no program holds at the tail of the free-slot ring.
+    void give_to_ring(std::uint32_t slot);
+    // Gives the ring the slots programs took but could not index (bpf/maps.h).
+    void take_returned_slots();
 
     const FlowProgram& program_;
     const SharedTables& t_;

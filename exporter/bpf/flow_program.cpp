@@ -83,9 +83,10 @@ FlowProgram::FlowProgram(const ProgramOptions& options) : replay_(options.time_f
     try {
         skel_->rodata->ebpfix_time_from_packet = options.time_from_packet ? 1 : 0;
         skel_->rodata->ebpfix_force_load_bytes = options.force_load_bytes ? 1 : 0;
+        skel_->rodata->ebpfix_slot_count = n;
         for (auto [map, entries] : {std::pair{skel_->maps.index4, n}, std::pair{skel_->maps.index6, n},
                                     std::pair{skel_->maps.slots, n}, std::pair{skel_->maps.slot_keys, n},
-                                    std::pair{skel_->maps.free_slots, n}, std::pair{skel_->maps.dirty, words},
+                                    std::pair{skel_->maps.free_ring, n}, std::pair{skel_->maps.returned_slots, n}, std::pair{skel_->maps.dirty, words},
                                     std::pair{skel_->maps.owners, n}}) {
             if (int err = bpf_map__set_max_entries(map, entries); err != 0) throw BpfError("sizing flow maps", err);
         }
@@ -109,11 +110,6 @@ FlowProgram::FlowProgram(const ProgramOptions& options) : replay_(options.time_f
         // The flow-hash sampling seed: per start, so that nobody outside can pick flows
         // that are never sampled.
         skel_->bss->ebpfix_knobs.sample_seed = std::random_device{}();
-        // Every slot starts free.
-        const int free_fd = bpf_map__fd(skel_->maps.free_slots);
-        for (std::uint32_t slot = 0; slot < n; ++slot)
-            if (bpf_map_update_elem(free_fd, nullptr, &slot, BPF_ANY) != 0)
-                throw BpfError("filling the free-slot queue", errno);
         // The grace map's slot, updated to wait for running programs.
         grace_inner_fd_ = bpf_map__fd(skel_->maps.grace_inner);
         std::uint32_t zero = 0;
@@ -126,12 +122,20 @@ FlowProgram::FlowProgram(const ProgramOptions& options) : replay_(options.time_f
         tables_.slots = static_cast<ebpfix_slot*>(map_shared(skel_->maps.slots, slots_bytes_, "slot"));
         tables_.keys = static_cast<const ebpfix_slot_key*>(map_shared(skel_->maps.slot_keys, keys_bytes_, "slot key"));
         tables_.dirty = static_cast<std::uint64_t*>(map_shared(skel_->maps.dirty, dirty_bytes_, "dirty"));
+        ring_bytes_ = page_rounded(std::size_t(n) * sizeof(std::uint64_t));
+        tables_.free_ring = static_cast<std::uint64_t*>(map_shared(skel_->maps.free_ring, ring_bytes_, "free-slot"));
+        // Every slot starts free; no program runs yet (none is attached).
+        for (std::uint32_t slot = 0; slot < n; ++slot) tables_.free_ring[slot] = slot;
+        tables_.free_pos = &skel_->bss->ebpfix_free_pos;
+        std::atomic_ref<__u64>(tables_.free_pos->head).store(0, std::memory_order_relaxed);
+        std::atomic_ref<__u64>(tables_.free_pos->tail).store(n, std::memory_order_release);
         tables_.slot_count = n;
         tables_.dirty_words = words;
     } catch (...) {
         if (tables_.slots) ::munmap(tables_.slots, slots_bytes_);
         if (tables_.keys) ::munmap(const_cast<ebpfix_slot_key*>(tables_.keys), keys_bytes_);
         if (tables_.dirty) ::munmap(tables_.dirty, dirty_bytes_);
+        if (tables_.free_ring) ::munmap(tables_.free_ring, ring_bytes_);
         flow_bpf::destroy(skel_);
         throw;
     }
@@ -141,6 +145,7 @@ FlowProgram::~FlowProgram() {
     if (tables_.slots) ::munmap(tables_.slots, slots_bytes_);
     if (tables_.keys) ::munmap(const_cast<ebpfix_slot_key*>(tables_.keys), keys_bytes_);
     if (tables_.dirty) ::munmap(tables_.dirty, dirty_bytes_);
+    if (tables_.free_ring) ::munmap(tables_.free_ring, ring_bytes_);
     flow_bpf::destroy(skel_);
 }
 
@@ -163,7 +168,7 @@ int FlowProgram::owners_fd() const { return bpf_map__fd(skel_->maps.owners); }
 
 int FlowProgram::index4_fd() const { return bpf_map__fd(skel_->maps.index4); }
 int FlowProgram::index6_fd() const { return bpf_map__fd(skel_->maps.index6); }
-int FlowProgram::free_slots_fd() const { return bpf_map__fd(skel_->maps.free_slots); }
+int FlowProgram::returned_slots_fd() const { return bpf_map__fd(skel_->maps.returned_slots); }
 int FlowProgram::counters_fd() const { return bpf_map__fd(skel_->maps.counters); }
 int FlowProgram::exclude4_fd() const { return bpf_map__fd(skel_->maps.exclude4); }
 int FlowProgram::exclude6_fd() const { return bpf_map__fd(skel_->maps.exclude6); }

@@ -44,19 +44,22 @@ struct ProgramOptions {
 };
 
 // The memory the daemon shares with the programs (see bpf/maps.h): slot counters, slot
-// keys and the dirty bitmap, mapped read-write.
+// keys, the dirty bitmap and the free-slot ring, mapped read-write.
 struct SharedTables {
     ebpfix_slot* slots = nullptr;
     const ebpfix_slot_key* keys = nullptr;
-    std::uint64_t* dirty = nullptr;  // one bit per slot
+    std::uint64_t* dirty = nullptr;       // one bit per slot
+    std::uint64_t* free_ring = nullptr;   // slot_count entries, each a slot number
+    ebpfix_free_pos* free_pos = nullptr;  // the ring's head (programs) and tail (daemon)
     std::uint32_t slot_count = 0;
     std::uint32_t dirty_words = 0;
 };
 
 class FlowProgram {
 public:
-    // Opens, sizes and loads the programs, fills the free-slot queue and maps the shared
-    // tables. Throws BpfError; a refusal for want of privileges names the capabilities.
+    // Opens, sizes and loads the programs, maps the shared tables and puts every slot in
+    // the free-slot ring. Throws BpfError; a refusal for want of privileges names the
+    // capabilities.
     explicit FlowProgram(const ProgramOptions& options);
     ~FlowProgram();
     FlowProgram(const FlowProgram&) = delete;
@@ -69,7 +72,7 @@ public:
 
     int index4_fd() const;
     int index6_fd() const;
-    int free_slots_fd() const;
+    int returned_slots_fd() const;  // slots the programs could not index, for the ring
     int counters_fd() const;
     int exclude4_fd() const;
     int exclude6_fd() const;
@@ -88,7 +91,7 @@ public:
 private:
     flow_bpf* skel_ = nullptr;
     SharedTables tables_;
-    std::size_t slots_bytes_ = 0, keys_bytes_ = 0, dirty_bytes_ = 0;
+    std::size_t slots_bytes_ = 0, keys_bytes_ = 0, dirty_bytes_ = 0, ring_bytes_ = 0;
     int grace_inner_fd_ = -1;
     bool replay_ = false;
 };
