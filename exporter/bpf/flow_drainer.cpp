@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cerrno>
@@ -113,7 +114,8 @@ void FlowDrainer::take(std::uint32_t slot, DrainStats& stats, const DeltaSink& s
     const std::uint64_t first = swap_zero(s.first_seen_ns);
     const std::uint64_t packets = swap_zero(s.packets);
     std::uint64_t bytes = swap_zero(s.bytes);
-    const std::uint32_t flags = swap_zero(s.tcp_flags);
+    // Flags are ORed, never counted: a slot without any (UDP, ICMP) needs no swap.
+    const std::uint32_t flags = load(s.tcp_flags) != 0 ? swap_zero(s.tcp_flags) : 0;
     const std::uint64_t last = load(s.last_seen_ns);
     ++stats.slots_taken;
     if (!st.in_use) {
@@ -136,6 +138,7 @@ void FlowDrainer::take(std::uint32_t slot, DrainStats& stats, const DeltaSink& s
     d.first_ns = first != 0 && first <= last ? first : last;
     d.tcp_flags = static_cast<std::uint16_t>(flags & 0x1ff);
     d.tos = s.tos;
+    d.source = slot + 1;
     stats.deltas += 1;
     stats.packets += packets;
     stats.bytes += bytes;
@@ -144,14 +147,29 @@ void FlowDrainer::take(std::uint32_t slot, DrainStats& stats, const DeltaSink& s
 }
 
 void FlowDrainer::take_dirty(DrainStats& stats, const DeltaSink& sink) {
+    // The slots a word marks, then each taken with the lines of one a few places ahead
+    // already on their way: a slot and its key were last written by another CPU.
+    constexpr std::size_t ahead = 4;
+    std::array<std::uint32_t, 64> marked;
     for (std::uint32_t w = 0; w < t_.dirty_words; ++w) {
         if (load(t_.dirty[w]) == 0) continue;
         std::uint64_t bits = swap_zero(t_.dirty[w]);
+        std::size_t n = 0;
         while (bits != 0) {
-            const unsigned b = static_cast<unsigned>(std::countr_zero(bits));
+            const std::uint32_t slot = w * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
             bits &= bits - 1;
-            const std::uint32_t slot = w * 64 + b;
-            if (slot < t_.slot_count) take(slot, stats, sink);
+            if (slot < t_.slot_count) marked[n++] = slot;
+        }
+        for (std::size_t i = 0; i < std::min(n, ahead); ++i) {
+            __builtin_prefetch(&t_.slots[marked[i]], 1);
+            __builtin_prefetch(&t_.keys[marked[i]], 0);
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i + ahead < n) {
+                __builtin_prefetch(&t_.slots[marked[i + ahead]], 1);
+                __builtin_prefetch(&t_.keys[marked[i + ahead]], 0);
+            }
+            take(marked[i], stats, sink);
         }
     }
 }

@@ -88,6 +88,9 @@ struct FlowDelta {
     std::uint64_t last_ns = 0;
     std::uint16_t tcp_flags = 0;  // OR of the packets' flags; bit 8 = NS
     std::uint8_t tos = 0;         // ToS / traffic class of the flow's first packet
+    // The producer's id of this flow while it keeps one (the kernel slot + 1), 0 = none.
+    // Only a hint: the flow table checks the key before it trusts it.
+    std::uint32_t source = 0;
 };
 
 // One exported flow record: what the encoders and logs turn into bytes or text.

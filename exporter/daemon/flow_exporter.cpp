@@ -79,26 +79,38 @@ bool FlowExporter::own_traffic(const FlowKey& key) const noexcept {
 }
 
 void FlowExporter::count_deltas(std::span<const FlowDelta> deltas, std::vector<FlowRecord>& records) {
-    kept_.clear();
+    std::size_t own = 0;
+    InterfaceCount* last = nullptr;  // consecutive deltas mostly share an interface
     for (const auto& d : deltas) {
         // The export datagrams of ebpfix itself (a watched lo, a collector behind the
         // watched device) are no flows: counted apart, so nothing feeds back.
         if (!own_keys_.empty() && own_traffic(d.key)) {
             totals_.own_export.packets += d.packets;
             totals_.own_export.bytes += d.bytes;
+            ++own;
             continue;
         }
-        auto it = std::find_if(if_counts_.begin(), if_counts_.end(), [&](const InterfaceCount& c) {
-            return c.ifindex == d.key.ifindex && c.direction == d.key.direction;
-        });
-        if (it == if_counts_.end())
-            it = if_counts_.insert(if_counts_.end(), InterfaceCount{d.key.ifindex, d.key.direction, 0, 0});
-        it->packets += d.packets;
-        it->bytes += d.bytes;
+        if (last == nullptr || last->ifindex != d.key.ifindex || last->direction != d.key.direction) {
+            auto it = std::find_if(if_counts_.begin(), if_counts_.end(), [&](const InterfaceCount& c) {
+                return c.ifindex == d.key.ifindex && c.direction == d.key.direction;
+            });
+            if (it == if_counts_.end())
+                it = if_counts_.insert(if_counts_.end(), InterfaceCount{d.key.ifindex, d.key.direction, 0, 0});
+            last = &*it;
+        }
+        last->packets += d.packets;
+        last->bytes += d.bytes;
         if (config_.attribution && d.key.owner != 0) tuples_.learn(d.key, totals_.drain_cycles);
-        kept_.push_back(d);
     }
-    // The batch form prefetches the table's slots ahead: faster on a full drain.
+    // The batch form prefetches the table's slots ahead: faster on a full drain. A copy
+    // only when the batch held ebpfix's own traffic.
+    if (own == 0) {
+        table_.add(deltas, records);
+        return;
+    }
+    kept_.clear();
+    for (const auto& d : deltas)
+        if (!own_traffic(d.key)) kept_.push_back(d);
     table_.add(std::span<const FlowDelta>(kept_), records);
 }
 

@@ -84,6 +84,7 @@ FlowTable::FlowTable(const FlowTableConfig& config, TimeBase time_base, std::uin
     flows_.reserve(reserve);
     due_.reserve(reserve);
     totals_.reserve(reserve);
+    activity_.reserve(reserve);
     activity_queue_.reserve(2 * reserve + 64);
     index_.assign(initial_index_capacity(config_.max_flows), 0);
     index_mask_ = index_.size() - 1;
@@ -144,8 +145,12 @@ void FlowTable::merge(Flow& flow, const FlowDelta& delta) noexcept {
     t.bytes += delta.bytes;
 }
 
-void FlowTable::add(const FlowDelta& delta, std::vector<FlowRecord>& out) {
-    add_hashed(delta, hash_key(delta.key), out);
+void FlowTable::add(const FlowDelta& delta, std::vector<FlowRecord>& out) { add_hashed(delta, 0, false, out); }
+
+void FlowTable::remember_source(const FlowDelta& delta, std::uint32_t slot) {
+    if (delta.source == 0 || delta.source >= max_source) return;
+    if (delta.source >= by_source_.size()) by_source_.resize(std::size_t{delta.source} + 1, 0);
+    by_source_[delta.source] = slot + 1;
 }
 
 void FlowTable::add(std::span<const FlowDelta> deltas, std::vector<FlowRecord>& out) {
@@ -157,21 +162,38 @@ void FlowTable::add(std::span<const FlowDelta> deltas, std::vector<FlowRecord>& 
     constexpr std::size_t index_ahead = 16;
     constexpr std::size_t flow_ahead = 8;
     constexpr std::size_t window = 32;  // > index_ahead, power of 2
+    // A delta whose source names its flow skips the hash and the index.
     std::array<std::uint32_t, window> hashes;
+    std::array<bool, window> hashed;
     const std::size_t n = deltas.size();
-    for (std::size_t i = 0; i < std::min(n, index_ahead); ++i) {
+    auto stage_index = [&](std::size_t i) {
+        hashed[i % window] = by_source(deltas[i]) == 0;
+        if (!hashed[i % window]) return;
         hashes[i % window] = hash_key(deltas[i].key);
         __builtin_prefetch(&index_[hashes[i % window] & index_mask_]);
-    }
+    };
+    for (std::size_t i = 0; i < std::min(n, index_ahead); ++i) stage_index(i);
     for (std::size_t i = 0; i < n; ++i) {
-        if (i + index_ahead < n) {
-            const std::uint32_t h = hash_key(deltas[i + index_ahead].key);
-            hashes[(i + index_ahead) % window] = h;
-            __builtin_prefetch(&index_[h & index_mask_]);
+        if (i + index_ahead < n) stage_index(i + index_ahead);
+        if (i + flow_ahead < n) {
+            const std::size_t j = i + flow_ahead;
+            if (hashed[j % window])
+                prefetch_flow(hashes[j % window]);
+            else if (const std::uint32_t t = by_source(deltas[j]); t != 0)
+                prefetch_slot(t - 1);
         }
-        if (i + flow_ahead < n) prefetch_flow(hashes[(i + flow_ahead) % window]);
-        add_hashed(deltas[i], hashes[i % window], out);
+        add_hashed(deltas[i], hashes[i % window], hashed[i % window], out);
     }
+}
+
+void FlowTable::prefetch_slot(std::uint32_t slot) const noexcept {
+    if (slot >= flows_.size()) return;
+    const auto* line = reinterpret_cast<const char*>(&flows_[slot]);
+    __builtin_prefetch(line, 1);
+    __builtin_prefetch(line + 64, 1);
+    __builtin_prefetch(&due_[slot], 1);
+    __builtin_prefetch(&totals_[slot], 1);
+    __builtin_prefetch(&activity_[slot], 1);
 }
 
 void FlowTable::prefetch_flow(std::uint32_t hash32) const noexcept {
@@ -188,11 +210,12 @@ void FlowTable::prefetch_flow(std::uint32_t hash32) const noexcept {
         __builtin_prefetch(line + 64, 1);
         __builtin_prefetch(&due_[slot], 1);
         __builtin_prefetch(&totals_[slot], 1);
+        __builtin_prefetch(&activity_[slot], 1);
         return;
     }
 }
 
-void FlowTable::add_hashed(const FlowDelta& input, std::uint32_t hash32, std::vector<FlowRecord>& out) {
+void FlowTable::add_hashed(const FlowDelta& input, std::uint32_t hash32, bool hashed, std::vector<FlowRecord>& out) {
     if (input.packets == 0) {
         ++stats_.rejected_deltas;
         stats_.rejected_bytes += input.bytes;
@@ -207,6 +230,17 @@ void FlowTable::add_hashed(const FlowDelta& input, std::uint32_t hash32, std::ve
     stats_.packets_in += delta.packets;
     stats_.bytes_in += delta.bytes;
 
+    if (const std::uint32_t t = by_source(delta); t != 0 && t <= flows_.size()) {
+        const std::uint32_t slot = t - 1;
+        Flow& flow = flows_[slot];
+        if ((flow.state & state_in_use) && same_key(flow.key, delta.key)) {
+            merge(flow, delta);
+            if (flow.drain != drain_) mark_active(slot);
+            due_[slot] = due_ns(flow);
+            return;
+        }
+    }
+    if (!hashed) hash32 = hash_key(delta.key);
     std::size_t pos = hash32 & index_mask_;
     for (std::uint64_t entry; (entry = index_[pos]) != 0; pos = (pos + 1) & index_mask_) {
         if (static_cast<std::uint32_t>(entry >> 32) != hash32) continue;
@@ -216,6 +250,7 @@ void FlowTable::add_hashed(const FlowDelta& input, std::uint32_t hash32, std::ve
         merge(flow, delta);
         if (flow.drain != drain_) mark_active(slot);
         due_[slot] = due_ns(flow);
+        remember_source(delta, slot);
         return;
     }
 
@@ -240,6 +275,7 @@ void FlowTable::add_hashed(const FlowDelta& input, std::uint32_t hash32, std::ve
         flows_.emplace_back();
         due_.push_back(never);
         totals_.emplace_back();
+        activity_.push_back(0);
     }
     Flow& flow = flows_[slot];
     flow = Flow{};
@@ -251,6 +287,7 @@ void FlowTable::add_hashed(const FlowDelta& input, std::uint32_t hash32, std::ve
     index_[pos] = std::uint64_t{hash32} << 32 | (std::uint64_t{slot} + 1);
     mark_active(slot);
     due_[slot] = due_ns(flow);
+    remember_source(delta, slot);
     ++size_;
     ++stats_.flows_created;
 }
@@ -258,8 +295,8 @@ void FlowTable::add_hashed(const FlowDelta& input, std::uint32_t hash32, std::ve
 void FlowTable::mark_active(std::uint32_t slot) {
     Flow& flow = flows_[slot];
     flow.drain = drain_;
-    flow.activity = ++last_activity_;
-    activity_queue_.push_back(ActivityEntry{slot, flow.activity});
+    activity_[slot] = ++last_activity_;
+    activity_queue_.push_back(ActivityEntry{slot, last_activity_});
     // Live entries are at most size_; when stale ones outnumber them, drop them. Each
     // compaction removes at least as many entries as it keeps: O(1) amortized.
     if (activity_queue_.size() - activity_head_ > 2 * size_ + 64 || activity_head_ > activity_queue_.size() / 2)
@@ -270,8 +307,7 @@ void FlowTable::compact_activity_queue() {
     std::size_t kept = 0;
     for (std::size_t i = activity_head_; i < activity_queue_.size(); ++i) {
         const ActivityEntry entry = activity_queue_[i];
-        const Flow& flow = flows_[entry.slot];
-        if ((flow.state & state_in_use) && flow.activity == entry.activity) activity_queue_[kept++] = entry;
+        if (activity_[entry.slot] == entry.activity) activity_queue_[kept++] = entry;
     }
     activity_queue_.resize(kept);
     activity_head_ = 0;
@@ -373,8 +409,7 @@ void FlowTable::evict_oldest(std::vector<FlowRecord>& out) {
     // Called only with size_ > 0, so a live entry exists: every flow in use has one.
     while (activity_head_ < activity_queue_.size()) {
         const ActivityEntry entry = activity_queue_[activity_head_++];
-        const Flow& flow = flows_[entry.slot];
-        if ((flow.state & state_in_use) && flow.activity == entry.activity) {
+        if (activity_[entry.slot] == entry.activity) {
             end_flow(entry.slot, EndReason::lack_of_resources, out);
             return;
         }
@@ -385,7 +420,7 @@ void FlowTable::evict_oldest(std::vector<FlowRecord>& out) {
     std::uint32_t oldest = 0;
     bool found = false;
     for (std::uint32_t slot = 0; slot < flows_.size(); ++slot) {
-        if ((flows_[slot].state & state_in_use) && (!found || flows_[slot].activity < flows_[oldest].activity)) {
+        if ((flows_[slot].state & state_in_use) && (!found || activity_[slot] < activity_[oldest])) {
             oldest = slot;
             found = true;
         }
@@ -411,6 +446,7 @@ void FlowTable::remove_slot(std::uint32_t slot) noexcept {
     }
     flow.state = 0;
     due_[slot] = never;
+    activity_[slot] = 0;
     free_slots_.push_back(slot);
     --size_;
     ++stats_.flows_removed;
@@ -433,6 +469,8 @@ void FlowTable::clear() noexcept {
     flows_.clear();
     due_.clear();
     totals_.clear();
+    activity_.clear();
+    by_source_.clear();
     free_slots_.clear();
     activity_queue_.clear();
     activity_head_ = 0;

@@ -106,6 +106,8 @@ public:
     // The same for a whole drain, in order, with the same result as calling add() for
     // each delta; faster, because it prefetches the index and flow entries of the deltas
     // a few steps ahead instead of waiting for each cache miss in turn.
+    // A delta's source (FlowDelta::source) finds its flow without hashing the key when
+    // the last delta of that source went to a flow with the same key.
     void add(std::span<const FlowDelta> deltas, std::vector<FlowRecord>& out);
 
     // Exports what is due at now_ns (same clock as the deltas) into out, in one pass, and
@@ -173,7 +175,6 @@ private:
         std::uint64_t first_ns = 0;  // of the held record; meaningful while packets > 0
         std::uint64_t last_ns = 0;
         std::uint64_t last_seen_ns = 0;  // latest packet of the flow, across records
-        std::uint64_t activity = 0;      // id of its newest entry in activity_queue_
         std::uint64_t drain = 0;         // drain_ when it last got packets
         std::uint32_t hash = 0;          // low 32 bits of the key's hash: its index position
         std::uint16_t tcp_flags = 0;     // of the held record
@@ -192,7 +193,14 @@ private:
     static constexpr std::uint8_t state_rst = 4;
 
     std::uint32_t hash_key(const FlowKey& key) const noexcept;
-    void add_hashed(const FlowDelta& delta, std::uint32_t hash32, std::vector<FlowRecord>& out);
+    // hash32 is the key's hash when hashed is true, else computed when needed.
+    void add_hashed(const FlowDelta& delta, std::uint32_t hash32, bool hashed, std::vector<FlowRecord>& out);
+    // The slot + 1 that delta.source last went to, 0 if none.
+    std::uint32_t by_source(const FlowDelta& delta) const noexcept {
+        return delta.source < by_source_.size() ? by_source_[delta.source] : 0;
+    }
+    void remember_source(const FlowDelta& delta, std::uint32_t slot);
+    void prefetch_slot(std::uint32_t slot) const noexcept;
     void prefetch_flow(std::uint32_t hash32) const noexcept;
     std::uint64_t due_ns(const Flow& flow) const noexcept;
     void merge(Flow& flow, const FlowDelta& delta) noexcept;
@@ -221,6 +229,13 @@ private:
         std::uint64_t packets = 0, bytes = 0;
     };
     std::vector<Totals> totals_;
+    // Parallel: the id of each flow's newest entry in activity_queue_, 0 for a free slot.
+    // Apart from the flow so that compacting the queue reads 8 bytes a slot.
+    std::vector<std::uint64_t> activity_;
+    // Source id -> slot + 1 of the flow its last delta went to (FlowDelta::source);
+    // stale entries are harmless, as the key is compared before an entry is used.
+    std::vector<std::uint32_t> by_source_;
+    static constexpr std::uint32_t max_source = 1u << 24;  // larger ids go by the key alone
     std::vector<std::uint32_t> free_slots_;
 
     std::vector<ActivityEntry> activity_queue_;

@@ -358,6 +358,8 @@ BOOST_AUTO_TEST_CASE(batch_add_equals_one_by_one) {
         const std::uint64_t t = static_cast<std::uint64_t>(i) * ms;
         deltas.push_back(make_delta(k % 2 ? tcp_key(k) : v6_key(k), rng() % 4, 100 + rng() % 1000, t + rng() % ms, t,
                                     static_cast<std::uint16_t>(rng() % 0x40), static_cast<std::uint8_t>(rng())));
+        // Mostly the key's own source; some another key's (a reused kernel slot).
+        deltas.back().source = rng() % 8 ? k + 1 : static_cast<std::uint32_t>(rng() % 3000 + 1);
     }
     const FlowTableConfig config = make_config(5 * sec, 10 * sec, 1 * sec, 1000);
     FlowTable batched(config, time_base, 17), single(config, time_base, 17);
@@ -761,6 +763,12 @@ BOOST_AUTO_TEST_CASE(randomized_reconciliation_against_a_reference_model) {
                 else if (tcp_dice < 8) flags |= SYN;
                 drain.push_back(
                     make_delta(keys[k], packets, bytes, first, last, flags, static_cast<std::uint8_t>(rng())));
+                // Sources as the kernel gives them: mostly one per key, but a slot goes to
+                // another key now and then, and some deltas carry none.
+                const std::uint64_t source_dice = rng() % 10;
+                drain.back().source = source_dice < 7   ? k % 1500 + 1
+                                      : source_dice < 9 ? static_cast<std::uint32_t>(rng() % 1500 + 1)
+                                                        : 0;
                 in_packets[k] += packets;
                 in_bytes[k] += bytes;
             }
