@@ -237,9 +237,12 @@ void FlowDrainer::reclaim(std::uint64_t now_ns, std::uint64_t idle_ns, DrainStat
     };
     remove(program_.index4_fd(), keys4_, "removing idle IPv4 flows");
     remove(program_.index6_fd(), keys6_, "removing idle IPv6 flows");
+    stats.unindex_ns += elapsed_ns(start);
     // 2. ...and none still holds one: a program that found a slot before step 1 has
     // finished counting into it.
+    const auto grace_start = std::chrono::steady_clock::now();
     if (!program_.replay()) program_.wait_for_running_programs();
+    stats.grace_ns += elapsed_ns(grace_start);
     // 3. The last take, then the slot is free.
     for (std::uint32_t slot : candidates_) {
         take(slot, stats, sink);

@@ -24,6 +24,8 @@ struct DrainStats {
     std::uint64_t reclaimed = 0;    // slots given back to the kernel
     std::uint64_t take_ns = 0;      // time spent taking dirty slots
     std::uint64_t reclaim_ns = 0;   // time spent giving slots back (incl. the grace wait)
+    std::uint64_t unindex_ns = 0;   // of which deleting their kernel index entries
+    std::uint64_t grace_ns = 0;     // of which waiting for running programs
 };
 
 FlowKey widen_key(const ebpfix_key4& k) noexcept;

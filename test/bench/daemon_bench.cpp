@@ -151,7 +151,7 @@ int main(int argc, char** argv) try {
         bpf::FlowDrainer drainer(program);
         std::vector<FlowDelta> sink;
         sink.reserve(flows);
-        std::vector<double> take_ms, again_ms, reclaim_ms;
+        std::vector<double> take_ms, again_ms, reclaim_ms, unindex_ms, grace_ms;
         for (int r = 0; r < rounds; ++r) {
             fill(prog_fd, flows);  // new flows: every slot dirty
             sink.clear();
@@ -168,16 +168,18 @@ int main(int argc, char** argv) try {
             sink.clear();
             const bpf::DrainStats rs = drainer.drain(clock_ns(CLOCK_MONOTONIC), 0, sink);
             reclaim_ms.push_back(double(rs.reclaim_ns) / 1e6);
+            unindex_ms.push_back(double(rs.unindex_ns) / 1e6);
+            grace_ms.push_back(double(rs.grace_ns) / 1e6);
             if (rs.reclaimed != flows) {
                 std::fprintf(stderr, "gave back %llu slots, expected %u\n", (unsigned long long)rs.reclaimed, flows);
                 return 1;
             }
         }
         std::printf("drain: take of %u dirty slots median %.2f ms (min %.2f max %.2f) = %.2f M flows/s; "
-                    "kept slots %.2f ms; giving all back %.2f ms\n",
+                    "kept slots %.2f ms; giving all back %.2f ms (kernel index deletes %.2f ms, grace wait %.2f ms)\n",
                     flows, median(take_ms), *std::min_element(take_ms.begin(), take_ms.end()),
                     *std::max_element(take_ms.begin(), take_ms.end()), double(flows) / median(take_ms) / 1e3,
-                    median(again_ms), median(reclaim_ms));
+                    median(again_ms), median(reclaim_ms), median(unindex_ms), median(grace_ms));
     }
 
     // Peak RSS is reported for the daemon's objects alone: "5" resets VmHWM (Linux >= 4.0).
