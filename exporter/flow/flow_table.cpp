@@ -50,9 +50,9 @@ inline bool same_key(const FlowKey& a, const FlowKey& b) noexcept {
 }
 
 constexpr std::size_t initial_index_capacity(std::size_t max_flows) noexcept {
-    // Sized for the configured table (load <= 1/2) up to 2^20 flows; larger tables grow
-    // the index as they fill instead of reserving memory they may never use.
-    const std::size_t expected = std::min<std::size_t>(max_flows, std::size_t{1} << 20);
+    // Room for 4,096 flows (load <= 1/2); the index doubles as the table fills, so a host
+    // with few flows does not hold (and zero) an index sized for max_flows.
+    const std::size_t expected = std::min<std::size_t>(max_flows, 4096);
     return std::bit_ceil(std::max<std::size_t>(16, expected * 2));
 }
 
