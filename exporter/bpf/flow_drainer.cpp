@@ -4,7 +4,6 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <bit>
 #include <cerrno>
@@ -147,29 +146,14 @@ void FlowDrainer::take(std::uint32_t slot, DrainStats& stats, const DeltaSink& s
 }
 
 void FlowDrainer::take_dirty(DrainStats& stats, const DeltaSink& sink) {
-    // The slots a word marks, then each taken with the lines of one a few places ahead
-    // already on their way: a slot and its key were last written by another CPU.
-    constexpr std::size_t ahead = 4;
-    std::array<std::uint32_t, 64> marked;
     for (std::uint32_t w = 0; w < t_.dirty_words; ++w) {
         if (load(t_.dirty[w]) == 0) continue;
         std::uint64_t bits = swap_zero(t_.dirty[w]);
-        std::size_t n = 0;
         while (bits != 0) {
-            const std::uint32_t slot = w * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
+            const unsigned b = static_cast<unsigned>(std::countr_zero(bits));
             bits &= bits - 1;
-            if (slot < t_.slot_count) marked[n++] = slot;
-        }
-        for (std::size_t i = 0; i < std::min(n, ahead); ++i) {
-            __builtin_prefetch(&t_.slots[marked[i]], 1);
-            __builtin_prefetch(&t_.keys[marked[i]], 0);
-        }
-        for (std::size_t i = 0; i < n; ++i) {
-            if (i + ahead < n) {
-                __builtin_prefetch(&t_.slots[marked[i + ahead]], 1);
-                __builtin_prefetch(&t_.keys[marked[i + ahead]], 0);
-            }
-            take(marked[i], stats, sink);
+            const std::uint32_t slot = w * 64 + b;
+            if (slot < t_.slot_count) take(slot, stats, sink);
         }
     }
 }
