@@ -204,13 +204,7 @@ void FlowTable::prefetch_flow(std::uint32_t hash32) const noexcept {
         const std::uint64_t entry = index_[pos];
         if (entry == 0) return;  // a new key
         if (static_cast<std::uint32_t>(entry >> 32) != hash32) continue;
-        const auto slot = static_cast<std::uint32_t>(entry) - 1;
-        const auto* line = reinterpret_cast<const char*>(&flows_[slot]);
-        __builtin_prefetch(line, 1);
-        __builtin_prefetch(line + 64, 1);
-        __builtin_prefetch(&due_[slot], 1);
-        __builtin_prefetch(&totals_[slot], 1);
-        __builtin_prefetch(&activity_[slot], 1);
+        prefetch_slot(static_cast<std::uint32_t>(entry) - 1);
         return;
     }
 }
